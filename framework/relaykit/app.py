@@ -1,0 +1,200 @@
+"""``App``: the registry of handlers that a user owns, and the entry points built from it."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from relaykit.context import Context, new_request_id
+from relaykit.dispatch import Chunk, run_stream, run_task
+from relaykit.errors import ConfigError, NotFound, RegistrationError
+from relaykit.handlers import HandlerSpec, Kind, build_spec, describe
+from relaykit.model import Model
+from relaykit.settings import MODEL_PROVIDERS, Settings, load_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _caller_dir(depth: int) -> Path | None:
+    try:
+        frame = sys._getframe(depth)
+    except ValueError:
+        return None
+    filename = frame.f_globals.get("__file__")
+    return Path(filename).resolve().parent if filename else None
+
+
+class App:
+    """A relaykit application: handlers registered by decorators, served by any target.
+
+    ``settings`` overrides every other source; ``model`` injects a model object (for example a
+    scripted ``LocalModel``) instead of the one named by the ``model`` setting; ``config_dir`` is
+    where ``relaykit.toml`` and ``pyproject.toml`` are looked for (default: the folder of the
+    module that builds the app).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        settings: Mapping[str, Any] | None = None,
+        model: Model | None = None,
+        config_dir: str | Path | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise RegistrationError(f"App name must be a non-empty string, got {name!r}")
+        self.name = name
+        folder = Path(config_dir) if config_dir is not None else _caller_dir(2)
+        self.settings: Settings = load_settings(
+            app_name=name, overrides=settings, config_dir=folder
+        )
+        self._model = model
+        self._handlers: dict[str, HandlerSpec] = {}
+        self._asgi: FastAPI | None = None
+
+    def __repr__(self) -> str:
+        return f"App({self.name!r}, handlers={len(self._handlers)})"
+
+    # Registration -------------------------------------------------------------------------
+
+    def _add(
+        self, kind: Kind, path: str, fn: Callable[..., Any], summary: str | None
+    ) -> HandlerSpec:
+        spec = build_spec(kind, path, fn, summary=summary)
+        existing = self._handlers.get(path)
+        if existing is not None:
+            raise RegistrationError(
+                f"handler {describe(fn)}: path {path!r} is already registered to "
+                f"{existing.kind} {describe(existing.fn)}"
+            )
+        if self._asgi is not None:
+            raise RegistrationError(
+                f"handler {describe(fn)}: the app's ASGI application is already built; "
+                "register every handler before serving"
+            )
+        self._handlers[path] = spec
+        return spec
+
+    def add_task(
+        self, path: str, fn: Callable[..., Any], *, summary: str | None = None
+    ) -> HandlerSpec:
+        """Register ``fn`` as a task at ``path``: POST JSON in, JSON out."""
+        return self._add("task", path, fn, summary)
+
+    def add_stream(
+        self, path: str, fn: Callable[..., Any], *, summary: str | None = None
+    ) -> HandlerSpec:
+        """Register the async generator ``fn`` as a stream at ``path``: POST JSON in, chunks out."""
+        return self._add("stream", path, fn, summary)
+
+    def task(self, path: str, *, summary: str | None = None) -> Callable[[F], F]:
+        """Decorator form of ``add_task``; returns the function unchanged."""
+
+        def register(fn: F) -> F:
+            self.add_task(path, fn, summary=summary)
+            return fn
+
+        return register
+
+    def stream(self, path: str, *, summary: str | None = None) -> Callable[[F], F]:
+        """Decorator form of ``add_stream``; returns the function unchanged."""
+
+        def register(fn: F) -> F:
+            self.add_stream(path, fn, summary=summary)
+            return fn
+
+        return register
+
+    @property
+    def handlers(self) -> tuple[HandlerSpec, ...]:
+        """Every registered handler, in registration order."""
+        return tuple(self._handlers.values())
+
+    def handler(self, path: str) -> HandlerSpec:
+        """The handler at ``path``; ``NotFound`` lists the registered paths otherwise."""
+        spec = self._handlers.get(path)
+        if spec is None:
+            known = ", ".join(sorted(self._handlers)) or "none"
+            raise NotFound(f"no handler at {path!r}; registered paths: {known}")
+        return spec
+
+    # Model and context --------------------------------------------------------------------
+
+    @property
+    def model(self) -> Model:
+        """The app's model: the injected one, or the provider named by the ``model`` setting."""
+        if self._model is None:
+            self._model = self._resolve_model()
+        return self._model
+
+    def _resolve_model(self) -> Model:
+        provider, _, model_id = self.settings.model.partition(":")
+        target = MODEL_PROVIDERS.get(provider)
+        if target is None:
+            raise ConfigError("model", f"unknown provider {provider!r}", ", ".join(MODEL_PROVIDERS))
+        module_name, _, class_name = target.partition(":")
+        factory = getattr(importlib.import_module(module_name), class_name)
+        if provider == "local":
+            model: Model = factory(model_id, delay=self.settings.local_model_delay)
+        else:
+            model = factory(model_id, settings=self.settings)
+        return model
+
+    def new_context(
+        self,
+        spec: HandlerSpec | None = None,
+        *,
+        request_id: str | None = None,
+        deadline: float | None = None,
+        target: str = "container",
+        function_arn: str | None = None,
+        trace_id: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Context:
+        """A fresh ``Context`` for one invocation of ``spec``."""
+        return Context(
+            request_id=request_id or new_request_id(),
+            settings=self.settings,
+            llm=self.model,
+            handler=spec.path if spec else "",
+            target=target,
+            deadline=deadline,
+            function_arn=function_arn,
+            trace_id=trace_id,
+            meta=dict(meta or {}),
+        )
+
+    # In-process invocation ----------------------------------------------------------------
+
+    async def invoke(self, path: str, payload: Any = None, *, ctx: Context | None = None) -> Any:
+        """Run the task at ``path`` in-process with a decoded JSON payload; return JSON data."""
+        spec = self.handler(path)
+        if spec.kind != "task":
+            raise NotFound(f"{path!r} is a {spec.kind}, not a task; use invoke_stream")
+        return await run_task(spec, payload, ctx or self.new_context(spec, target="local"))
+
+    async def invoke_stream(
+        self, path: str, payload: Any = None, *, ctx: Context | None = None
+    ) -> AsyncIterator[Chunk]:
+        """Run the stream at ``path`` in-process; yield its encoded chunks as they come."""
+        spec = self.handler(path)
+        if spec.kind != "stream":
+            raise NotFound(f"{path!r} is a {spec.kind}, not a stream; use invoke")
+        async for chunk in run_stream(spec, payload, ctx or self.new_context(spec, target="local")):
+            yield chunk
+
+    # Targets ------------------------------------------------------------------------------
+
+    def asgi(self) -> FastAPI:
+        """The FastAPI application of this app (built once): the container target."""
+        if self._asgi is None:
+            from relaykit.targets.asgi import build_asgi
+
+            self._asgi = build_asgi(self)
+        return self._asgi

@@ -1,0 +1,111 @@
+"""The ``relaykit`` command line: serve, dev, invoke and routes.
+
+Built on argparse so that the CLI costs no import time of its own; each command imports what it
+needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from relaykit.errors import AppLoadError, ConfigError, MissingExtraError, RegistrationError
+
+APP_HELP = "the app: MODULE:APP (e.g. myapp.main:app), MODULE, or path/to/file.py[:APP]"
+
+
+def _parser() -> argparse.ArgumentParser:
+    from relaykit import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="relaykit",
+        description="Run relaykit apps: in a container (serve), locally (dev), or one handler "
+        "at a time (invoke).",
+    )
+    parser.add_argument("--version", action="version", version=f"relaykit {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve an app with uvicorn (the container entry point)",
+        description="Serve an app's HTTP API with uvicorn: the container target.",
+    )
+    serve.add_argument("app", help=APP_HELP)
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1; use 0.0.0.0 inside a container)",
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn's log level (default info)",
+    )
+
+    dev = commands.add_parser(
+        "dev",
+        help="run an app locally with reload and embedded defaults",
+        description="Run an app locally: reload on change, SQLite store, the local model when "
+        "no provider key is set. Prints the URLs to call.",
+    )
+    dev.add_argument("app", help=APP_HELP)
+    dev.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    dev.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    dev.add_argument("--no-reload", action="store_true", help="do not restart on file changes")
+
+    invoke = commands.add_parser(
+        "invoke",
+        help="run one handler in-process and print its result or chunks",
+        description="Run one handler in-process. JSON comes from the argument, or from stdin "
+        "with '-' (or when stdin is piped). Streams print their chunks as they come.",
+    )
+    invoke.add_argument("app", help=APP_HELP)
+    invoke.add_argument("path", help="the handler's path, e.g. /ask")
+    invoke.add_argument("json", nargs="?", default=None, help="the request body as JSON, or -")
+
+    routes = commands.add_parser(
+        "routes",
+        help="list an app's handlers",
+        description="List an app's handlers: kind, path, function, input and output types.",
+    )
+    routes.add_argument("app", help=APP_HELP)
+    routes.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``relaykit`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            from relaykit.cli.serve import serve
+
+            serve(
+                args.app,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                log_level=args.log_level,
+            )
+            return 0
+        if args.command == "dev":
+            from relaykit.cli.serve import dev
+
+            dev(args.app, host=args.host, port=args.port, reload=not args.no_reload)
+            return 0
+        from relaykit.cli.invoke import invoke, routes
+        from relaykit.cli.loader import load_app
+
+        app = load_app(args.app)
+        if args.command == "invoke":
+            return invoke(app, args.path, args.json)
+        return routes(app, as_json=args.json)
+    except (AppLoadError, ConfigError, MissingExtraError, RegistrationError) as exc:
+        print(f"relaykit {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,97 @@
+"""Loading an ``App`` from ``MODULE:APP``, ``MODULE`` or ``path/to/file.py[:APP]``.
+
+Every failure raises ``AppLoadError`` saying what was tried and what was found, so that a typo
+in a deploy command reads as a typo, not as a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+from relaykit.app import App
+from relaykit.errors import AppLoadError
+
+
+def _split(ref: str) -> tuple[str, str | None]:
+    target, sep, attr = ref.rpartition(":")
+    if not sep or (len(target) == 1 and target.isalpha()):  # no colon, or a Windows drive letter
+        return ref, None
+    if not attr:
+        raise AppLoadError(f"{ref!r} ends with ':'; write MODULE:APP, e.g. myapp.main:app")
+    return target, attr
+
+
+def _import_file(path: Path) -> ModuleType:
+    if not path.is_file():
+        raise AppLoadError(f"no file at {str(path)!r} (from the current folder {Path.cwd()})")
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return _import_module(path.stem, shown=str(path))
+
+
+def _where(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+
+
+def _import_module(name: str, *, shown: str) -> ModuleType:
+    cwd = str(Path.cwd())
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            raise AppLoadError(
+                f"could not import {shown!r}: no module named {exc.name!r} "
+                f"(looked in the current folder {cwd} and on sys.path; "
+                "run from the project folder or set PYTHONPATH)"
+            ) from None
+        raise AppLoadError(
+            f"importing {shown!r} failed: it imports {exc.name!r}, which is not installed"
+            f"{_where(exc)}"
+        ) from None
+    except Exception as exc:
+        raise AppLoadError(
+            f"importing {shown!r} raised {type(exc).__name__}: {exc}{_where(exc)}"
+        ) from None
+
+
+def _apps_in(module: ModuleType) -> dict[str, App]:
+    return {name: value for name, value in vars(module).items() if isinstance(value, App)}
+
+
+def load_app(ref: str) -> App:
+    """The ``App`` that ``ref`` names; see the module docstring for the accepted forms."""
+    target, attr = _split(ref.strip())
+    if target.endswith(".py") or "/" in target:
+        module = _import_file(Path(target))
+    else:
+        module = _import_module(target, shown=target)
+    apps = _apps_in(module)
+    if attr is None:
+        if len(apps) == 1:
+            return next(iter(apps.values()))
+        found = ", ".join(sorted(apps)) or "no App objects"
+        raise AppLoadError(
+            f"{target!r} has {found}; name the one to serve as {target}:NAME"
+            if apps
+            else f"module {module.__name__!r} ({module.__file__}) defines no relaykit App; "
+            "build one with app = App('name')"
+        )
+    value = getattr(module, attr, None)
+    if isinstance(value, App):
+        return value
+    found = ", ".join(sorted(apps)) or "none"
+    if value is None:
+        raise AppLoadError(
+            f"module {module.__name__!r} has no attribute {attr!r}; relaykit apps in it: {found}"
+        )
+    raise AppLoadError(
+        f"{ref!r} is a {type(value).__name__}, not a relaykit App; relaykit apps in it: {found}"
+    )

@@ -1,0 +1,55 @@
+"""``Context``: what every handler gets with each invocation.
+
+A context is built per invocation by the target that received it (container request, Lambda
+event, CLI invoke) and never shared between invocations. It carries the request id, the deadline,
+a logger bound to the invocation, the app's settings, and ``llm``, the app's model.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from relaykit.logs import BoundLogger, bind
+from relaykit.model import Model
+from relaykit.settings import Settings
+
+
+def new_request_id() -> str:
+    """A fresh, unguessable request id."""
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Context:
+    """Per-invocation context handed to every handler."""
+
+    request_id: str
+    settings: Settings
+    llm: Model
+    handler: str = ""
+    target: str = "container"
+    deadline: float | None = None
+    """Absolute deadline as Unix epoch seconds, or ``None`` when the target has none."""
+    function_arn: str | None = None
+    trace_id: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    logger: BoundLogger = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.logger = bind(
+            request_id=self.request_id,
+            handler=self.handler or None,
+            xray_trace_id=self.trace_id,
+            function_arn=self.function_arn,
+        )
+
+    def remaining_seconds(self) -> float:
+        """Seconds left before the deadline (never below 0); ``math.inf`` when there is none."""
+        if self.deadline is None:
+            return math.inf
+        return max(0.0, self.deadline - time.time())

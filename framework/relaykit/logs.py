@@ -1,0 +1,97 @@
+"""Structured logging: one JSON object per line, the same keys on Lambda and in containers.
+
+The keys follow Powertools' Logger (``level``, ``location``, ``message``, ``timestamp``,
+``service``) plus the invocation's fields (``request_id``, ``handler``, ``xray_trace_id``,
+``error_id``), so log queries work unchanged on both targets. Nothing is configured at import:
+``configure`` runs when a target starts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+LOGGER_NAME = "relaykit"
+_FIELDS = ("request_id", "handler", "xray_trace_id", "function_arn", "cold_start", "error_id")
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON line with the service name and invocation fields."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "level": record.levelname,
+            "location": f"{record.funcName}:{record.lineno}",
+            "message": record.getMessage(),
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "service": self.service,
+            "logger": record.name,
+        }
+        for key in _FIELDS:
+            value = record.__dict__.get(key)
+            if value is not None:
+                entry[key] = value
+        extra = record.__dict__.get("relaykit_extra")
+        if isinstance(extra, Mapping):
+            entry.update(extra)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception_name"] = getattr(record.exc_info[0], "__name__", "Exception")
+        return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """A readable single-line format for local development."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = " ".join(
+            f"{key}={record.__dict__[key]}" for key in _FIELDS if record.__dict__.get(key)
+        )
+        line = f"{record.levelname:<7} {record.name}: {record.getMessage()}"
+        if fields:
+            line += f" [{fields}]"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def configure(*, service: str, level: str, fmt: str) -> logging.Logger:
+    """Attach one stderr handler to the ``relaykit`` logger (idempotent; replaces our own)."""
+    logger = logging.getLogger(LOGGER_NAME)
+    for handler in list(logger.handlers):
+        if getattr(handler, "relaykit_handler", False):
+            logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.relaykit_handler = True  # type: ignore[attr-defined]
+    handler.setFormatter(JsonFormatter(service) if fmt == "json" else TextFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+    return logger
+
+
+class BoundLogger(logging.LoggerAdapter[logging.Logger]):
+    """A logger carrying one invocation's fields into every line it writes."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        extra = dict(self.extra or {})
+        given = kwargs.get("extra")
+        if given:
+            extra["relaykit_extra"] = dict(given)
+        kwargs["extra"] = extra
+        return msg, kwargs
+
+
+def bind(**fields: Any) -> BoundLogger:
+    """A logger under ``relaykit.handler`` carrying ``fields`` (``None`` values are dropped)."""
+    kept = {key: value for key, value in fields.items() if value is not None}
+    return BoundLogger(logging.getLogger(f"{LOGGER_NAME}.handler"), kept)

@@ -1,0 +1,227 @@
+"""The container target: a FastAPI application serving an ``App``.
+
+One POST route per task (JSON in, JSON out) and per stream (JSON in, Server-Sent Events out),
+``GET /healthz``, and an OpenAPI document naming the handlers' types. relaykit reads and
+validates bodies itself, so the errors are the same on every target: 400 for a malformed body,
+413 above ``max_body_bytes``, 422 naming each invalid field, 500 with an error id for a handler
+failure (the traceback goes to the log under that id). A client disconnect cancels the handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from relaykit import logs
+from relaykit.context import Context
+from relaykit.dispatch import iter_chunks, parse_json, run_task, validate_input
+from relaykit.errors import PayloadTooLarge, RequestError
+from relaykit.handlers import HandlerSpec
+from relaykit.targets.openapi import SchemaRegistry, operation_extra
+from relaykit.targets.sse import SSEResponse
+
+if TYPE_CHECKING:
+    from relaykit.app import App
+
+T = TypeVar("T")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+JSON_TYPE = "application/json"
+
+
+def json_response(body: Any, status: int = 200, request_id: str | None = None) -> Response:
+    headers = {"x-request-id": request_id} if request_id else None
+    content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return Response(content, status_code=status, media_type=JSON_TYPE, headers=headers)
+
+
+def error_response(exc: RequestError, request_id: str | None = None) -> Response:
+    return json_response(exc.to_body(), exc.status, request_id)
+
+
+def server_error_body(ctx: Context, exc: BaseException) -> dict[str, Any]:
+    """Log ``exc`` with its traceback under a new error id; return the safe error body."""
+    error_id = f"err_{uuid.uuid4().hex[:16]}"
+    ctx.logger.error(
+        "handler %s failed: %s (error id %s)",
+        ctx.handler,
+        type(exc).__name__,
+        error_id,
+        exc_info=(type(exc), exc, exc.__traceback__),
+        extra={"error_id": error_id},
+    )
+    return {
+        "error": {
+            "type": "server_error",
+            "message": f"the handler failed; the log has the details under error id {error_id}",
+            "error_id": error_id,
+        }
+    }
+
+
+def stream_error_body(ctx: Context, exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, RequestError):
+        return exc.to_body()
+    return server_error_body(ctx, exc)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body has {declared} bytes; the limit is {limit} (max_body_bytes)")
+    received = bytearray()
+    async for part in request.stream():
+        received += part
+        if len(received) > limit:
+            raise PayloadTooLarge(f"body is above the limit of {limit} bytes (max_body_bytes)")
+    return bytes(received)
+
+
+async def until_disconnect(request: Request, work: Awaitable[T]) -> tuple[bool, T | None]:
+    """Run ``work`` and cancel it if the client goes away; return (finished, result).
+
+    Exceptions from ``work`` propagate unchanged. The watcher reads the ASGI ``receive`` channel,
+    which yields ``http.disconnect`` once the body has been consumed and the client leaves.
+    """
+    current = asyncio.current_task()
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+        if current is not None:
+            current.cancel()
+
+    watcher = asyncio.create_task(watch())
+    try:
+        return True, await work
+    except asyncio.CancelledError:
+        if gone.is_set():
+            return False, None
+        raise
+    finally:
+        watcher.cancel()
+
+
+class Endpoints:
+    """Builds the route endpoints of one app: request in, dispatch seam, response out."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.limit = app.settings.max_body_bytes
+
+    def context(self, spec: HandlerSpec, request: Request) -> Context:
+        given = request.headers.get("x-request-id", "")
+        return self.app.new_context(
+            spec, request_id=given if _REQUEST_ID.match(given) else None, target="container"
+        )
+
+    async def payload(self, spec: HandlerSpec, request: Request) -> Any:
+        raw = await read_body(request, self.limit)
+        return parse_json(raw) if spec.takes_body else None
+
+    def task(self, spec: HandlerSpec) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            ctx = self.context(spec, request)
+            try:
+                payload = await self.payload(spec, request)
+                finished, result = await until_disconnect(request, run_task(spec, payload, ctx))
+            except RequestError as exc:
+                return error_response(exc, ctx.request_id)
+            except Exception as exc:
+                return json_response(server_error_body(ctx, exc), 500, ctx.request_id)
+            if not finished:
+                ctx.logger.info("client disconnected; handler cancelled")
+                return Response(status_code=499)
+            return json_response(result, 200, ctx.request_id)
+
+        return endpoint
+
+    def stream(self, spec: HandlerSpec) -> Callable[[Request], Awaitable[Any]]:
+        async def endpoint(request: Request) -> Any:
+            ctx = self.context(spec, request)
+            try:
+                payload = await self.payload(spec, request)
+                body = validate_input(spec, payload) if spec.takes_body else None
+            except RequestError as exc:
+                return error_response(exc, ctx.request_id)
+            return SSEResponse(
+                iter_chunks(spec, body, ctx),
+                on_error=lambda exc: stream_error_body(ctx, exc),
+                headers=[(b"x-request-id", ctx.request_id.encode())],
+                on_disconnect=lambda: ctx.logger.info("client disconnected; stream cancelled"),
+            )
+
+        return endpoint
+
+
+def build_router(app: App, registry: SchemaRegistry, prefix: str = "") -> APIRouter:
+    """An ``APIRouter`` with one POST route per task and stream of ``app``."""
+    router = APIRouter(prefix=prefix)
+    endpoints = Endpoints(app)
+    for spec in app.handlers:
+        endpoint = endpoints.task(spec) if spec.kind == "task" else endpoints.stream(spec)
+        router.add_api_route(
+            spec.path,
+            endpoint,
+            methods=["POST"],
+            name=spec.name,
+            summary=spec.summary or None,
+            description=(spec.fn.__doc__ or None),
+            tags=[spec.kind + "s"],
+            openapi_extra=operation_extra(spec, registry),
+            response_class=Response,
+        )
+    return router
+
+
+def _install_openapi(api: FastAPI, registry: SchemaRegistry) -> None:
+    generate = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                registry.components
+            )
+        return api.openapi_schema or {}
+
+    api.openapi = openapi  # type: ignore[method-assign]
+
+
+def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    message = f"{request.method} {request.url.path}: {exc.detail}"
+    if exc.status_code == 404:
+        message = f"no route {request.method} {request.url.path}; GET /docs lists the routes"
+    elif exc.status_code == 405:
+        message = f"{request.url.path} does not accept {request.method}; handlers take POST"
+    return json_response({"error": {"type": kind, "message": message}}, exc.status_code)
+
+
+def build_asgi(app: App) -> FastAPI:
+    """The FastAPI application serving ``app`` (called once, by ``App.asgi``)."""
+    settings = app.settings
+    logs.configure(service=settings.service, level=settings.log_level, fmt=settings.log_format)
+    api = FastAPI(title=app.name, version="1.0.0", description=f"relaykit app {app.name!r}")
+    registry = SchemaRegistry()
+    api.include_router(build_router(app, registry))
+
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "app": app.name}
+
+    api.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], summary="Liveness")
+    api.add_exception_handler(StarletteHTTPException, _http_error)
+    _install_openapi(api, registry)
+    api.state.relaykit_app = app
+    return api
