@@ -9,6 +9,7 @@ Run it with ``make run`` (or ``relaykit dev examples/quickstart.py``), then call
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -39,6 +40,8 @@ async def ask(body: Ask, ctx: Context) -> Answer:
     )
     ctx.logger.info("answered", extra={"output_tokens": reply.usage.output_tokens})
     return Answer(answer=reply.text, model=reply.model, words=len(reply.text.split()))
+
+
 # [/docs:task]
 
 
@@ -48,6 +51,8 @@ async def chat(body: Ask, ctx: Context) -> AsyncIterator[str]:
     """Stream the reply token by token."""
     async for token in ctx.llm.stream([{"role": "user", "content": body.question}]):
         yield token
+
+
 # [/docs:stream]
 
 
@@ -59,6 +64,8 @@ def classify(text: str) -> dict[str, str]:
         raise BadRequest("text is blank; send the text to classify")
     label = "question" if text.rstrip().endswith("?") else "statement"
     return {"label": label}
+
+
 # [/docs:plain-json]
 
 
@@ -70,11 +77,11 @@ class Progress(BaseModel):
 
 
 @app.stream("/steps")
-async def steps(count: int, ctx: Context) -> AsyncIterator[Progress]:
+async def steps(count: Annotated[int, Field(ge=1, le=20)], ctx: Context) -> AsyncIterator[Progress]:
     """JSON chunks: each one arrives as an `event: json` SSE event."""
-    if not 1 <= count <= 20:
-        raise BadRequest("count must be between 1 and 20")
     for step in range(1, count + 1):
         reply = await ctx.llm.complete([{"role": "user", "content": f"step {step}"}])
         yield Progress(step=step, of=count, note=reply.text)
+
+
 # [/docs:json-chunks]
