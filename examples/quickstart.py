@@ -85,3 +85,9 @@ async def steps(count: Annotated[int, Field(ge=1, le=20)], ctx: Context) -> Asyn
 
 
 # [/docs:json-chunks]
+
+
+# [docs:lambda]
+# The AWS Lambda entry point: set the function's handler to "quickstart.handler".
+handler = app.lambda_handler
+# [/docs:lambda]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
@@ -17,6 +18,8 @@ from relaykit.settings import MODEL_PROVIDERS, Settings, load_settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from relaykit.targets.lambda_handler import LambdaHandler
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,6 +60,10 @@ class App:
         self._model = model
         self._handlers: dict[str, HandlerSpec] = {}
         self._asgi: FastAPI | None = None
+        self._lambda_handler: LambdaHandler | None = None
+        self._startup_hooks: list[Callable[[], Any]] = []
+        self._shutdown_hooks: list[Callable[[], Any]] = []
+        self._started = False
 
     def __repr__(self) -> str:
         return f"App({self.name!r}, handlers={len(self._handlers)})"
@@ -110,6 +117,50 @@ class App:
             return fn
 
         return register
+
+    # Lifecycle ----------------------------------------------------------------------------
+
+    def on_startup(self, fn: F) -> F:
+        """Register ``fn`` (no arguments, sync or async) to run once when a target starts.
+
+        On Lambda it runs once per execution environment, on the event loop that serves every
+        invocation of that environment, so clients it builds (HTTP pools, SDK clients) are
+        reused by warm invocations. Returns ``fn`` unchanged.
+        """
+        self._startup_hooks.append(fn)
+        return fn
+
+    def on_shutdown(self, fn: F) -> F:
+        """Register ``fn`` (no arguments, sync or async) to run once when a target stops.
+
+        Shutdown hooks run in reverse registration order; on Lambda, when the environment gets
+        SIGTERM or the interpreter exits. Returns ``fn`` unchanged.
+        """
+        self._shutdown_hooks.append(fn)
+        return fn
+
+    async def startup(self) -> None:
+        """Run the startup hooks, once: later calls return at once.
+
+        If a hook raises, the error propagates and the next call runs the hooks again.
+        """
+        if self._started:
+            return
+        for hook in self._startup_hooks:
+            result = hook()
+            if inspect.isawaitable(result):
+                await result
+        self._started = True
+
+    async def shutdown(self) -> None:
+        """Run the shutdown hooks in reverse order, once, if ``startup`` ran."""
+        if not self._started:
+            return
+        self._started = False
+        for hook in reversed(self._shutdown_hooks):
+            result = hook()
+            if inspect.isawaitable(result):
+                await result
 
     @property
     def handlers(self) -> tuple[HandlerSpec, ...]:
@@ -198,3 +249,17 @@ class App:
 
             self._asgi = build_asgi(self)
         return self._asgi
+
+    @property
+    def lambda_handler(self) -> LambdaHandler:
+        """The handler for AWS Lambda's managed Python runtime (built once).
+
+        Point the function at it with ``handler = app.lambda_handler`` in your module. Building it
+        is cheap; the ASGI app, Mangum and Powertools load on the first event (or during init when
+        the ``lambda_eager_init`` setting is on).
+        """
+        if self._lambda_handler is None:
+            from relaykit.targets.lambda_handler import LambdaHandler
+
+            self._lambda_handler = LambdaHandler(self)
+        return self._lambda_handler

@@ -8,12 +8,29 @@
     ├── AppLoadError                   ``MODULE:APP`` could not be imported or found
     ├── MissingExtraError              an optional dependency is not installed (names the pip extra)
     ├── UnknownEventError              a Lambda event of a kind no adapter recognises
+    ├── StartupError                   a startup hook or the ASGI lifespan failed
     ├── ModelError                     a model provider failed (retryable or not)
-    └── RequestError                   the caller sent something wrong; carries an HTTP status
-        ├── BadRequest          (400)  malformed JSON, bad base64, wrong content
-        ├── NotFound            (404)  no handler at that path
-        ├── ValidationFailed    (422)  the body does not match the handler's input type
-        └── PayloadTooLarge     (413)  a body or a response above a configured limit
+    ├── RequestError                   the caller sent something wrong; carries an HTTP status
+    │   ├── BadRequest          (400)  malformed JSON, bad base64, wrong content
+    │   ├── NotFound            (404)  no handler at that path
+    │   ├── ValidationFailed    (422)  the body does not match the handler's input type
+    │   └── PayloadTooLarge     (413)  a body or a response above a configured limit
+    └── DurableError                   the durable-workflow engine or one of its stores
+        ├── NonDeterminismError        replayed code asked for a different step than recorded
+        ├── LeaseLost                  another executor took the run over; this one must stop
+        ├── RunNotFound                no run with that id in the store
+        ├── UnknownWorkflow            a run names a workflow this process has not registered
+        ├── StepFailed                 a step exhausted its retries (or failed terminally)
+        ├── StepTooLong                a step needs more time than any invocation can give
+        ├── RunFailed                  a run ended failed; carries the recorded error
+        ├── TerminalError              raised by a step to fail at once, without retries
+        ├── EventTimeout               ``wait_for_event`` ran out of time before the event came
+        ├── SerializationError         a step value cannot be stored or restored as its type
+        └── StoreError                 a store call failed; the step was not committed
+
+``Suspend`` (the engine pausing a run) is deliberately *not* in this tree: it derives from
+``BaseException`` (``relaykit.durable.engine``) so that a user's ``except Exception`` cannot
+swallow it.
 
 Handlers may raise ``RequestError`` subclasses themselves: the targets answer with the status and
 the message. Any other exception from a handler is a server error: the caller gets a 500 with an
@@ -64,6 +81,10 @@ class MissingExtraError(RelaykitError, ImportError):
 
 class UnknownEventError(RelaykitError):
     """A Lambda event arrived that no event adapter recognises."""
+
+
+class StartupError(RelaykitError):
+    """The app's startup (its ``on_startup`` hooks or the ASGI lifespan) failed, or its shutdown."""
 
 
 class ModelError(RelaykitError):
@@ -119,3 +140,100 @@ class PayloadTooLarge(RequestError):
 
     status = 413
     type = "payload_too_large"
+
+
+class DurableError(RelaykitError):
+    """Base of the durable-workflow engine's errors."""
+
+
+class NonDeterminismError(DurableError):
+    """Replayed workflow code diverged from the recorded step log; names both steps."""
+
+    def __init__(self, run_id: str, step_id: str, expected: str | None, requested: str) -> None:
+        self.run_id = run_id
+        self.step_id = step_id
+        self.expected = expected
+        self.requested = requested
+        recorded = f"step {expected!r}" if expected is not None else "no step"
+        super().__init__(
+            f"run {run_id}: non-deterministic replay at position {step_id}: the log has "
+            f"{recorded} there, the code asked for {requested!r}. Workflow code must ask for "
+            "the same steps in the same order on every replay; deploy changed workflows under "
+            "a new name, or finish old runs first."
+        )
+
+
+class LeaseLost(DurableError):
+    """This executor no longer holds the run (another took it over): it must stop at once."""
+
+    def __init__(self, run_id: str, version: int, detail: str = "") -> None:
+        self.run_id = run_id
+        self.version = version
+        super().__init__(
+            f"run {run_id}: lease lost (held version {version}"
+            + (f"; {detail}" if detail else "")
+            + "); another executor owns the run, so this one stops without committing"
+        )
+
+
+class RunNotFound(DurableError):
+    """No run with this id exists in the store."""
+
+
+class UnknownWorkflow(DurableError):
+    """A run names a workflow that is not registered with this engine."""
+
+
+class StepFailed(DurableError):
+    """A step failed for good: retries exhausted or a terminal error. Replays re-raise it."""
+
+    def __init__(self, step: str, error_type: str, message: str, attempts: int) -> None:
+        self.step = step
+        self.error_type = error_type
+        self.error_message = message
+        self.attempts = attempts
+        super().__init__(
+            f"step {step!r} failed after {attempts} attempt(s): {error_type}: {message}"
+        )
+
+
+class StepTooLong(DurableError):
+    """A step needs more time than a whole invocation offers, so splitting cannot help."""
+
+    def __init__(self, step: str, need: float, budget: float) -> None:
+        self.step = step
+        self.need = need
+        self.budget = budget
+        super().__init__(
+            f"step {step!r} needs about {need:.1f}s but an invocation offers at most "
+            f"{budget:.1f}s, so it can never finish there; split it into smaller steps, "
+            "lower its estimate= if that is wrong, or place this workflow on the container "
+            "target (placement='container'), which has no invocation deadline"
+        )
+
+
+class RunFailed(DurableError):
+    """A run ended failed; ``error`` is the recorded error object."""
+
+    def __init__(self, run_id: str, error: dict[str, Any]) -> None:
+        self.run_id = run_id
+        self.error = error
+        super().__init__(
+            f"run {run_id} failed: {error.get('type', 'Error')}: {error.get('message', '')}"
+        )
+
+
+class TerminalError(DurableError):
+    """Raise from a step body to fail the step at once: its retry policy is not consulted."""
+
+
+class EventTimeout(DurableError):
+    """``ctx.wait_for_event`` timed out before the event was delivered."""
+
+
+class SerializationError(DurableError):
+    """A step value or workflow result cannot be serialised, or restored as its declared type."""
+
+
+class StoreError(DurableError):
+    """A store operation failed (I/O, throttling, misconfiguration); nothing was committed."""

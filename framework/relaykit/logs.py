@@ -4,6 +4,10 @@ The keys follow Powertools' Logger (``level``, ``location``, ``message``, ``time
 ``service``) plus the invocation's fields (``request_id``, ``handler``, ``xray_trace_id``,
 ``error_id``), so log queries work unchanged on both targets. Nothing is configured at import:
 ``configure`` runs when a target starts.
+
+A target that knows the invocation (the Lambda handler) sets its fields once with
+``set_invocation``; a filter copies them into every record of the ``relaykit`` loggers, so lines
+written outside a handler's ``ctx.logger`` carry the request id and ``cold_start`` too.
 """
 
 from __future__ import annotations
@@ -12,11 +16,42 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 LOGGER_NAME = "relaykit"
-_FIELDS = ("request_id", "handler", "xray_trace_id", "function_arn", "cold_start", "error_id")
+_FIELDS = (
+    "request_id",
+    "correlation_id",
+    "handler",
+    "xray_trace_id",
+    "function_arn",
+    "cold_start",
+    "error_id",
+)
+_INVOCATION: ContextVar[Mapping[str, Any] | None] = ContextVar("relaykit_invocation", default=None)
+
+
+@contextmanager
+def invocation_fields(**fields: Any) -> Iterator[None]:
+    """Put ``fields`` (``None`` values dropped) on every relaykit log line written inside."""
+    token = _INVOCATION.set({key: value for key, value in fields.items() if value is not None})
+    try:
+        yield
+    finally:
+        _INVOCATION.reset(token)
+
+
+class InvocationFilter(logging.Filter):
+    """Adds the current invocation's fields to a record that does not carry them already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in (_INVOCATION.get() or {}).items():
+            if record.__dict__.get(key) is None:
+                record.__dict__[key] = value
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -73,6 +108,7 @@ def configure(*, service: str, level: str, fmt: str) -> logging.Logger:
     handler = logging.StreamHandler(sys.stderr)
     handler.relaykit_handler = True  # type: ignore[attr-defined]
     handler.setFormatter(JsonFormatter(service) if fmt == "json" else TextFormatter())
+    handler.addFilter(InvocationFilter())
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False

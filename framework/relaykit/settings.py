@@ -10,6 +10,7 @@ the source and what is accepted.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -25,7 +26,11 @@ STORE_SCHEMES = ("sqlite", "dynamodb", "memory")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("json", "text")
 # Model providers by name; a provider's module is imported only when a model is first used.
-MODEL_PROVIDERS: dict[str, str] = {"local": "relaykit.llm.local:LocalModel"}
+MODEL_PROVIDERS: dict[str, str] = {
+    "local": "relaykit.llm.local:LocalModel",
+    "anthropic": "relaykit.llm.anthropic:AnthropicModel",
+    "bedrock": "relaykit.llm.bedrock:BedrockModel",
+}
 
 
 def _parse_choice(choices: tuple[str, ...], *, upper: bool = False) -> Callable[[Any], str]:
@@ -81,11 +86,114 @@ def _parse_non_negative_float(value: Any) -> float:
     return number
 
 
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"got {value!r}", "true or false (also 1/0, yes/no, on/off)")
+
+
+def _parse_base_path(value: Any) -> str:
+    text = str(value).strip()
+    if not text or text == "/":
+        return "/"
+    if any(char in text for char in "?#% ") or "//" in text:
+        raise ValueError(f"got {value!r}", "a path prefix such as /prod or /api/v1")
+    return "/" + text.strip("/")
+
+
+def _parse_metric_namespace(value: Any) -> str:
+    text = str(value).strip()
+    if not 1 <= len(text) <= 255 or not all(ch.isalnum() or ch in "._-#:/" for ch in text):
+        raise ValueError(f"got {value!r}", "1-255 characters: letters, digits and . _ - # : /")
+    return text
+
+
 def _parse_service(value: Any) -> str:
     text = str(value).strip()
     if not text:
         raise ValueError("got an empty name", "a non-empty service name")
     return text
+
+
+def _parse_retries(value: Any) -> int:
+    accepted = "a whole number from 0 to 10"
+    try:
+        number = int(str(value).strip()) if not isinstance(value, int) else value
+    except ValueError:
+        raise ValueError(f"got {value!r}", accepted) from None
+    if isinstance(number, bool) or not 0 <= number <= 10:
+        raise ValueError(f"got {value!r}", accepted)
+    return number
+
+
+def _parse_positive_seconds(value: Any) -> float:
+    accepted = "a number of seconds above 0"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"got {value!r}", accepted) from None
+    if isinstance(value, bool) or not 0 < number < float("inf"):
+        raise ValueError(f"got {value!r}", accepted)
+    return number
+
+
+def _parse_aws_name(kind: str, extra: str) -> Callable[[Any], str]:
+    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_.-:" + extra)
+
+    def parse(value: Any) -> str:
+        text = str(value).strip()
+        if not 1 <= len(text) <= 2048 or not set(text) <= allowed:
+            raise ValueError(
+                f"got {value!r}", f"{kind} name or ARN (letters, digits, /_.-:{extra})"
+            )
+        return text
+
+    return parse
+
+
+def _parse_region(value: Any) -> str:
+    text = str(value).strip()
+    parts = text.split("-")
+    if (
+        len(parts) < 3
+        or not parts[-1].isdigit()
+        or not all(p.isalpha() and p.islower() for p in parts[:-1])
+    ):
+        raise ValueError(f"got {value!r}", "an AWS region such as us-east-1 or eu-central-1")
+    return text
+
+
+def _parse_price_table(value: Any) -> dict[str, dict[str, float]]:
+    accepted = (
+        '{"MODEL_ID": {"input": USD, "output": USD, "cache_read": USD, "cache_write": USD}} '
+        "in USD per million tokens (a TOML table, or JSON text in the environment)"
+    )
+    data = value
+    if isinstance(value, str):
+        try:
+            data = json.loads(value)
+        except ValueError:
+            raise ValueError("is not valid JSON", accepted) from None
+    if not isinstance(data, Mapping):
+        raise ValueError(f"got {value!r}", accepted)
+    table: dict[str, dict[str, float]] = {}
+    for model_id, prices in data.items():
+        if not isinstance(prices, Mapping) or not {"input", "output"} <= set(prices):
+            raise ValueError(f"{model_id!r} needs 'input' and 'output' prices", accepted)
+        if not set(prices) <= {"input", "output", "cache_read", "cache_write"}:
+            raise ValueError(f"{model_id!r} has unknown price keys {sorted(prices)}", accepted)
+        for kind, price in prices.items():
+            if isinstance(price, bool) or not isinstance(price, int | float) or price < 0:
+                raise ValueError(
+                    f"{model_id!r} {kind} price {price!r} is not a number >= 0", accepted
+                )
+        table[str(model_id)] = {kind: float(price) for kind, price in prices.items()}
+    return table
 
 
 @dataclass(frozen=True)
@@ -151,6 +259,106 @@ FIELDS: tuple[Field, ...] = (
         None,
         "The service name in logs and metrics. Default: the app's name.",
     ),
+    Field(
+        "api_gateway_base_path",
+        _parse_base_path,
+        "/",
+        "Lambda HTTP events: a path prefix removed before routing, for an API Gateway custom "
+        "domain mapped under a base path (for example `/prod` or `/api`). Default `/` (none).",
+    ),
+    Field(
+        "lambda_max_response_bytes",
+        _parse_positive_int,
+        6 * 1024 * 1024,
+        "Lambda buffered responses: the largest response, in bytes, measured as the JSON "
+        "document Lambda returns (base64 bodies count their encoded size). Above it the caller "
+        "gets a 413 JSON error instead of a platform failure, and a stream is stopped early. "
+        "Default 6 MiB, Lambda's limit for a synchronous response.",
+    ),
+    Field(
+        "lambda_eager_init",
+        _parse_bool,
+        False,
+        "Lambda: when true and the app runs on Lambda, `app.lambda_handler` imports the "
+        "adapters (FastAPI, Mangum, Powertools), builds the ASGI app and runs the startup hooks "
+        "during the init phase, which gets a full CPU burst, instead of on the first event. "
+        "Default false: everything loads where first used.",
+    ),
+    Field(
+        "metrics",
+        _parse_bool,
+        True,
+        "Lambda: emit CloudWatch metrics in Embedded Metric Format through Powertools Metrics "
+        "(`invocations`, `errors`, `latency` per handler), one EMF line per invocation.",
+    ),
+    Field(
+        "metrics_namespace",
+        _parse_metric_namespace,
+        "relaykit",
+        "Lambda: the CloudWatch namespace of relaykit's metrics.",
+    ),
+    Field(
+        "tracing",
+        _parse_bool,
+        False,
+        "Lambda: trace each invocation with the Powertools Tracer (AWS X-Ray). Needs "
+        "`aws-xray-sdk` and active tracing on the function; it adds about 230 ms of import to "
+        "the cold start, so it is off unless set.",
+    ),
+    Field(
+        "model_max_tokens",
+        _parse_positive_int,
+        4096,
+        "Models: the `max_tokens` of a call that does not pass one (Anthropic requires it).",
+    ),
+    Field(
+        "model_timeout",
+        _parse_positive_seconds,
+        120.0,
+        "Models: seconds one attempt of a model call may take. Each attempt's timeout is also "
+        "cut to the time left before the invocation's deadline (`ctx.remaining_seconds()`).",
+    ),
+    Field(
+        "model_max_retries",
+        _parse_retries,
+        2,
+        "Models: retries after a failed attempt (429, 529/overloaded, 5xx, timeouts, "
+        "connection errors), with exponential backoff and full jitter, honouring "
+        "`retry-after`; never a retry that cannot finish before the deadline. The SDKs' own "
+        "retries are off. 0-10.",
+    ),
+    Field(
+        "anthropic_api_key_secret",
+        _parse_aws_name("a Secrets Manager secret", "+=@"),
+        None,
+        "Anthropic: read the API key from this AWS Secrets Manager secret (name or ARN; the "
+        "value is the key, or JSON with an `ANTHROPIC_API_KEY` or `api_key` field) through "
+        "Powertools parameters, cached for 5 minutes. Default: unset, `ANTHROPIC_API_KEY` is "
+        "used.",
+    ),
+    Field(
+        "anthropic_api_key_parameter",
+        _parse_aws_name("an SSM parameter", ""),
+        None,
+        "Anthropic: read the API key from this SSM Parameter Store parameter (name or ARN, a "
+        "SecureString is decrypted) through Powertools parameters, cached for 5 minutes. "
+        "Default: unset.",
+    ),
+    Field(
+        "bedrock_region",
+        _parse_region,
+        None,
+        "Bedrock: the AWS region of the `bedrock-runtime` client. Default: the environment's "
+        "region (`AWS_REGION`, then the AWS config).",
+    ),
+    Field(
+        "price_table",
+        _parse_price_table,
+        None,
+        "Models: prices that override or extend relaykit's dated price table, as "
+        '`{"MODEL_ID": {"input": 3.0, "output": 15.0, "cache_read": 0.3, "cache_write": '
+        "3.75}}` in USD per million tokens (a TOML table, or JSON in the environment variable).",
+    ),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 
@@ -167,6 +375,19 @@ class Settings:
     log_format: str = "json"
     local_model_delay: float = 0.05
     service: str = "relaykit"
+    api_gateway_base_path: str = "/"
+    lambda_max_response_bytes: int = 6 * 1024 * 1024
+    lambda_eager_init: bool = False
+    metrics: bool = True
+    metrics_namespace: str = "relaykit"
+    tracing: bool = False
+    model_max_tokens: int = 4096
+    model_timeout: float = 120.0
+    model_max_retries: int = 2
+    anthropic_api_key_secret: str | None = None
+    anthropic_api_key_parameter: str | None = None
+    bedrock_region: str | None = None
+    price_table: Mapping[str, Mapping[str, float]] | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def resolved_target(self, environ: Mapping[str, str] | None = None) -> str:

@@ -38,7 +38,7 @@ async def test_quickstart_ask_answers_with_the_local_model() -> None:
 
 async def test_quickstart_ask_refuses_an_empty_question() -> None:
     """The Ask model's constraints are enforced before the handler runs."""
-    with pytest.raises(ValidationFailed, match="body.question"):
+    with pytest.raises(ValidationFailed, match=r"body\.question"):
         await quickstart().invoke("/ask", {"question": ""})
 
 

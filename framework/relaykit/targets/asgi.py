@@ -10,10 +10,11 @@ failure (the traceback goes to the log under that id). A client disconnect cance
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request
@@ -25,6 +26,7 @@ from relaykit.context import Context
 from relaykit.dispatch import iter_chunks, parse_json, run_task, validate_input
 from relaykit.errors import PayloadTooLarge, RequestError
 from relaykit.handlers import HandlerSpec
+from relaykit.invocation import from_lambda
 from relaykit.targets.openapi import SchemaRegistry, operation_extra
 from relaykit.targets.sse import SSEResponse
 
@@ -120,6 +122,11 @@ class Endpoints:
         self.limit = app.settings.max_body_bytes
 
     def context(self, spec: HandlerSpec, request: Request) -> Context:
+        lambda_context = request.scope.get("aws.context")
+        if lambda_context is not None:
+            # Served by the Lambda target (Mangum puts the Lambda context in the scope): the
+            # request id, deadline, function ARN and X-Ray trace id come from Lambda.
+            return self.app.new_context(spec, **from_lambda(lambda_context).context_fields())
         given = request.headers.get("x-request-id", "")
         return self.app.new_context(
             spec, request_id=given if _REQUEST_ID.match(given) else None, target="container"
@@ -134,7 +141,12 @@ class Endpoints:
             ctx = self.context(spec, request)
             try:
                 payload = await self.payload(spec, request)
-                finished, result = await until_disconnect(request, run_task(spec, payload, ctx))
+                work = run_task(spec, payload, ctx)
+                if "aws.context" in request.scope:
+                    # On Lambda the caller cannot be seen leaving: no watcher to pay for.
+                    finished, result = True, await work
+                else:
+                    finished, result = await until_disconnect(request, work)
             except RequestError as exc:
                 return error_response(exc, ctx.request_id)
             except Exception as exc:
@@ -213,7 +225,21 @@ def build_asgi(app: App) -> FastAPI:
     """The FastAPI application serving ``app`` (called once, by ``App.asgi``)."""
     settings = app.settings
     logs.configure(service=settings.service, level=settings.log_level, fmt=settings.log_format)
-    api = FastAPI(title=app.name, version="1.0.0", description=f"relaykit app {app.name!r}")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await app.startup()
+        try:
+            yield
+        finally:
+            await app.shutdown()
+
+    api = FastAPI(
+        title=app.name,
+        version="1.0.0",
+        description=f"relaykit app {app.name!r}",
+        lifespan=lifespan,
+    )
     registry = SchemaRegistry()
     api.include_router(build_router(app, registry))
 

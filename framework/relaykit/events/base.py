@@ -1,0 +1,74 @@
+"""The contract every Lambda event kind obeys: recognise an event, handle it, report the outcome.
+
+One module per kind (``relaykit.events.http`` for the HTTP shapes; event sources and workflow
+continuations add their own), each exposing ``create(env) -> EventKind``. The registry in
+``relaykit.events`` lists the modules by name, so adding a kind is adding a file and one line.
+``matches`` must be cheap and import nothing heavy: it runs on every event, against every kind,
+until one says yes. Whatever ``handle`` needs (Mangum, Powertools, boto3) it imports on first use,
+or in ``prepare`` when the app asks for eager initialisation.
+
+This module is stdlib-only, like the rest of the core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from relaykit.app import App
+
+T = TypeVar("T")
+
+
+class Environment(Protocol):
+    """The Lambda execution environment a kind runs in: the app and its one event loop."""
+
+    @property
+    def app(self) -> App: ...
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work`` to completion on the environment's event loop (kept across invokes)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What handling one event produced.
+
+    ``response`` is returned to Lambda as is. ``handler`` names the relaykit handler that served
+    the event (the metrics dimension; ``other`` when none did) and ``error`` says whether the
+    invocation counts as an error in the metrics (a server-side failure, not a caller mistake).
+    """
+
+    response: Any
+    handler: str
+    error: bool = False
+
+
+class EventKind(Protocol):
+    """One kind of Lambda event: how to recognise it and how to serve it."""
+
+    name: str
+    """Short name used in logs and error messages, e.g. ``http``."""
+
+    def matches(self, event: Mapping[str, Any]) -> bool:
+        """True when ``event`` is of this kind. Cheap, pure, never raises."""
+        ...
+
+    def correlation_id(self, event: Mapping[str, Any]) -> str | None:
+        """The caller-side id of this event (API Gateway request id...), for the logs."""
+        ...
+
+    def prepare(self) -> None:
+        """Import and build what ``handle`` needs now (eager init); idempotent."""
+        ...
+
+    def handle(self, event: dict[str, Any], context: Any) -> Outcome:
+        """Serve one event; answer errors in the event's own response shape where it has one."""
+        ...
+
+    def close(self) -> None:
+        """Release what ``prepare``/``handle`` built (the environment is shutting down)."""
+        ...

@@ -1,0 +1,93 @@
+"""What a Lambda invocation tells relaykit about itself, read from the Lambda context object.
+
+The managed runtime hands every handler a context object (``aws_request_id``,
+``invoked_function_arn``, ``get_remaining_time_in_millis()``...) and puts the X-Ray trace header
+in the ``_X_AMZN_TRACE_ID`` environment variable for the duration of the invocation. This module
+turns both into plain values that any target can put on a ``Context`` and on log lines. It is
+core: every adapter that receives a Lambda context (the HTTP bridge inside the ASGI app, the
+event-source adapters, the runtime loop) reads it here, so none reaches into another.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+TRACE_ENV = "_X_AMZN_TRACE_ID"
+
+
+class LambdaContext(Protocol):
+    """The part of the Lambda context object relaykit reads."""
+
+    aws_request_id: str
+    invoked_function_arn: str
+    function_name: str
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+def trace_root(header: str | None) -> str | None:
+    """The X-Ray trace id (``Root=1-...``) from a trace header, or the header itself."""
+    if not header:
+        return None
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == "Root" and value:
+            return value
+    return header
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One Lambda invocation: ids, deadline (Unix epoch seconds) and whether it is a cold start."""
+
+    request_id: str
+    function_arn: str | None
+    function_name: str | None
+    deadline: float | None
+    trace_id: str | None
+    cold_start: bool = False
+
+    def context_fields(self) -> dict[str, Any]:
+        """Keyword arguments for ``App.new_context``."""
+        return {
+            "request_id": self.request_id,
+            "deadline": self.deadline,
+            "function_arn": self.function_arn,
+            "trace_id": self.trace_id,
+            "target": "lambda",
+        }
+
+    def log_fields(self) -> dict[str, Any]:
+        """The fields every log line of this invocation carries."""
+        return {
+            "request_id": self.request_id,
+            "function_arn": self.function_arn,
+            "xray_trace_id": self.trace_id,
+            "cold_start": self.cold_start,
+        }
+
+
+def from_lambda(
+    context: Any, *, cold_start: bool = False, environ: Mapping[str, str] | None = None
+) -> Invocation:
+    """Read an ``Invocation`` from a Lambda context object (missing attributes become ``None``).
+
+    The deadline is computed from ``get_remaining_time_in_millis()`` at the moment of the call,
+    which is how the runtime defines it; the trace id comes from ``_X_AMZN_TRACE_ID``.
+    """
+    env = os.environ if environ is None else environ
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    deadline = time.time() + remaining() / 1000.0 if callable(remaining) else None
+    request_id = getattr(context, "aws_request_id", None)
+    return Invocation(
+        request_id=str(request_id) if request_id else "",
+        function_arn=getattr(context, "invoked_function_arn", None),
+        function_name=getattr(context, "function_name", None),
+        deadline=deadline,
+        trace_id=trace_root(env.get(TRACE_ENV)),
+        cold_start=cold_start,
+    )

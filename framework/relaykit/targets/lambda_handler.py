@@ -1,0 +1,177 @@
+"""``app.lambda_handler``: the callable AWS Lambda's managed Python runtime invokes.
+
+One ``LambdaHandler`` per app and per execution environment. It owns what must live as long as
+the environment: the event loop every invocation runs on, the event kinds (loaded by name from
+``relaykit.events`` on the first event), the app's startup hooks (run once) and their shutdown
+(on SIGTERM or at interpreter exit). Per invocation it reads the Lambda context, puts the request
+id, function ARN, X-Ray trace id, correlation id and ``cold_start`` on every log line, lets the
+first kind that recognises the event serve it, and flushes the invocation's metrics.
+
+Building one is cheap: nothing is imported and no loop is created until the first event, unless
+the ``lambda_eager_init`` setting asks for that work during the init phase.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Coroutine
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from relaykit import events, logs
+from relaykit.errors import UnknownEventError
+from relaykit.events.base import EventKind, Outcome
+from relaykit.invocation import from_lambda
+from relaykit.targets.lambda_observe import Observer
+
+if TYPE_CHECKING:
+    from relaykit.app import App
+
+T = TypeVar("T")
+logger = logging.getLogger("relaykit.lambda")
+
+
+class LambdaHandler:
+    """``handler(event, context)`` for Lambda; also the ``Environment`` the event kinds run in."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._kinds: list[EventKind] | None = None
+        self._observer: Observer | None = None
+        self._started = False
+        self._cold = True
+        self._previous_sigterm: Any = None
+        settings = app.settings
+        if settings.lambda_eager_init and settings.resolved_target() == "lambda":
+            self.prepare()
+
+    def __repr__(self) -> str:
+        return f"LambdaHandler({self._app.name!r})"
+
+    @property
+    def app(self) -> App:
+        return self._app
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The environment's event loop, created on first use and kept until ``close``."""
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work`` on the environment's loop (the Lambda runtime calls us outside any loop)."""
+        return self.loop.run_until_complete(work)
+
+    # Setup and teardown -------------------------------------------------------------------
+
+    def _load(self) -> list[EventKind]:
+        if self._kinds is None:
+            settings = self._app.settings
+            logs.configure(
+                service=settings.service, level=settings.log_level, fmt=settings.log_format
+            )
+            self._observer = Observer(settings)
+            self._kinds = events.load(self)
+        return self._kinds
+
+    def _start(self) -> None:
+        if self._started:
+            return
+        self.run(self._app.startup())
+        self._started = True
+        atexit.register(self.close)
+        self._install_sigterm()
+
+    def prepare(self) -> None:
+        """Do now what the first event would: load the kinds and adapters, run startup hooks."""
+        kinds = self._load()
+        self._start()
+        for kind in kinds:
+            kind.prepare()
+        assert self._observer is not None
+        self._observer.prepare()
+
+    def _install_sigterm(self) -> None:
+        # Lambda sends SIGTERM before it shuts an environment down (when an extension is
+        # registered); Python's default action would exit without running shutdown hooks.
+        on_lambda = self._app.settings.resolved_target() == "lambda"
+        if not on_lambda or threading.current_thread() is not threading.main_thread():
+            return
+        self._previous_sigterm = signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        logger.info("SIGTERM: shutting down")
+        self.close()
+        previous = self._previous_sigterm
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            sys.exit(0)
+
+    def close(self) -> None:
+        """Shut the environment down: the kinds (ASGI lifespan), shutdown hooks, the loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or loop.is_running():
+            return
+        atexit.unregister(self.close)
+        try:
+            for kind in reversed(self._kinds or []):
+                kind.close()
+            if self._started:
+                self.run(self._app.shutdown())
+        finally:
+            loop.run_until_complete(_drain(loop))
+            loop.close()
+            self._loop, self._kinds, self._started = None, None, False
+
+    # Invocation ---------------------------------------------------------------------------
+
+    def __call__(self, event: Any, context: Any) -> Any:
+        cold, self._cold = self._cold, False
+        began = time.perf_counter()
+        kinds = self._load()
+        invocation = from_lambda(context, cold_start=cold)
+        observer = self._observer
+        assert observer is not None
+        try:
+            kind = events.select(kinds, event)
+        except UnknownEventError as exc:
+            with logs.invocation_fields(**invocation.log_fields()):
+                logger.error("%s", exc)
+                body = {"error": {"type": "unknown_event", "message": str(exc)}}
+                outcome = Outcome(body, "other", error=True)
+                observer.record(outcome, _ms(began), cold)
+            return outcome.response
+        fields = invocation.log_fields()
+        with logs.invocation_fields(**fields, correlation_id=kind.correlation_id(event)):
+            self._start()
+            outcome = Outcome(None, "other", error=True)
+            try:
+                with observer.traced(kind.name, cold):
+                    outcome = kind.handle(event, context)
+            finally:
+                observer.record(outcome, _ms(began), cold)
+        return outcome.response
+
+
+async def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is still pending on the loop and close its async generators."""
+    current = asyncio.current_task()
+    pending = [task for task in asyncio.all_tasks(loop) if task is not current]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    await loop.shutdown_asyncgens()
+
+
+def _ms(began: float) -> float:
+    return (time.perf_counter() - began) * 1000.0
