@@ -12,25 +12,20 @@ This module is stdlib-only, like the rest of the core.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from relaykit.app import App
 
-T = TypeVar("T")
-
 
 class Environment(Protocol):
-    """The Lambda execution environment a kind runs in: the app and its one event loop."""
+    """The Lambda execution environment a kind runs in (the managed-runtime handler, or the
+    asyncio runtime loop). Kinds are awaited on the environment's one event loop."""
 
     @property
     def app(self) -> App: ...
-
-    def run(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run ``work`` to completion on the environment's event loop (kept across invokes)."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -61,14 +56,14 @@ class EventKind(Protocol):
         """The caller-side id of this event (API Gateway request id...), for the logs."""
         ...
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         """Import and build what ``handle`` needs now (eager init); idempotent."""
         ...
 
-    def handle(self, event: dict[str, Any], context: Any) -> Outcome:
+    async def handle(self, event: dict[str, Any], context: Any) -> Outcome:
         """Serve one event; answer errors in the event's own response shape where it has one."""
         ...
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Release what ``prepare``/``handle`` built (the environment is shutting down)."""
         ...

@@ -65,23 +65,25 @@ class HttpEvents:
             return str(trace) if trace else None
         return None
 
-    def bridge(self) -> HttpBridge:
-        """The Mangum bridge, built on first use (this imports FastAPI and Mangum)."""
+    async def bridge(self) -> HttpBridge:
+        """The Mangum bridge, built and started on first use (this imports FastAPI and Mangum)."""
         if self._bridge is None:
             from relaykit.targets.lambda_http import HttpBridge
 
-            self._bridge = HttpBridge(self.env)
+            bridge = HttpBridge(self.env.app)
+            await bridge.start()
+            self._bridge = bridge
         return self._bridge
 
-    def prepare(self) -> None:
-        self.bridge()
+    async def prepare(self) -> None:
+        await self.bridge()
 
-    def handle(self, event: dict[str, Any], context: Any) -> Outcome:
-        return self.bridge()(event, context)
+    async def handle(self, event: dict[str, Any], context: Any) -> Outcome:
+        return await (await self.bridge()).serve(event, context)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         if self._bridge is not None:
-            self._bridge.close()
+            await self._bridge.close()
             self._bridge = None
 
 

@@ -95,7 +95,7 @@ class LambdaHandler:
         kinds = self._load()
         self._start()
         for kind in kinds:
-            kind.prepare()
+            self.run(kind.prepare())
         assert self._observer is not None
         self._observer.prepare()
 
@@ -125,7 +125,7 @@ class LambdaHandler:
         atexit.unregister(self.close)
         try:
             for kind in reversed(self._kinds or []):
-                kind.close()
+                self.run(kind.close())
             if self._started:
                 self.run(self._app.shutdown())
         finally:
@@ -157,7 +157,7 @@ class LambdaHandler:
             outcome = Outcome(None, "other", error=True)
             try:
                 with observer.traced(kind.name, cold):
-                    outcome = kind.handle(event, context)
+                    outcome = self.run(kind.handle(event, context))
             finally:
                 observer.record(outcome, _ms(began), cold)
         return outcome.response

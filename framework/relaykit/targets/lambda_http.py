@@ -7,8 +7,8 @@ Mangum 0.22 does per call around that is replaced here:
 
 - no lifespan per invocation: ``Lifespan`` runs the app's ASGI lifespan once, when this bridge is
   built, on the environment's one event loop (Mangum gets ``lifespan="off"``);
-- the ASGI app runs on that same loop (``env.run``), never on a fresh one, so clients built at
-  startup stay usable;
+- the ASGI app runs on that same loop (the environment awaits it), never on a fresh one, so
+  clients built at startup stay usable;
 - the response is collected by ``BufferedCycle`` up to ``lambda_max_response_bytes``: a stream
   reached through a buffered event is gathered into one ``text/event-stream`` body, and a response
   that would pass Lambda's 6 MB limit is stopped early and answered with a 413 JSON error instead
@@ -28,11 +28,13 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from relaykit.errors import BadRequest, PayloadTooLarge
-from relaykit.events.base import Environment, Outcome
+from relaykit.events.base import Outcome
 from relaykit.targets.lifespan import Lifespan
 
 if TYPE_CHECKING:
     from mangum import Mangum
+
+    from relaykit.app import App
 
 logger = logging.getLogger("relaykit.lambda")
 JSON_HEADERS = [[b"content-type", b"application/json"]]
@@ -158,26 +160,34 @@ def bad_event(exc: BaseException) -> dict[str, Any]:
 
 
 class HttpBridge:
-    """Serves HTTP events of one environment: Mangum in and out, the ASGI app on the env loop."""
+    """Serves the HTTP events of one environment: Mangum in and out, the ASGI app on its loop."""
 
-    def __init__(self, env: Environment) -> None:
-        self.env = env
-        settings = env.app.settings
-        self.asgi = env.app.asgi()
+    def __init__(self, app: App) -> None:
+        settings = app.settings
+        self.asgi = app.asgi()
+        self.base_path = settings.api_gateway_base_path
         self.limit = settings.lambda_max_response_bytes
-        self.paths = frozenset(spec.path for spec in env.app.handlers) | {"/healthz"}
+        self.paths = frozenset(spec.path for spec in app.handlers) | {"/healthz"}
         self.lifespan = Lifespan(self.asgi)
-        self.mangum: Mangum = env.run(self._start(settings.api_gateway_base_path))
+        self._mangum: Mangum | None = None
 
-    async def _start(self, base_path: str) -> Mangum:
-        # Built inside the loop so that Mangum's own loop lookup finds this one.
+    @property
+    def mangum(self) -> Mangum:
+        assert self._mangum is not None, "HttpBridge.start() was not awaited"
+        return self._mangum
+
+    async def start(self) -> None:
+        """Build Mangum and run the ASGI lifespan startup, on the running loop (once)."""
+        if self._mangum is not None:
+            return
         from mangum import Mangum
 
-        mangum = Mangum(self.asgi, lifespan="off", api_gateway_base_path=base_path)
+        # Built inside the loop so that Mangum's own loop lookup finds this one.
+        self._mangum = Mangum(self.asgi, lifespan="off", api_gateway_base_path=self.base_path)
         await self.lifespan.startup()
-        return mangum
 
-    def __call__(self, event: dict[str, Any], context: Any) -> Outcome:
+    async def serve(self, event: dict[str, Any], context: Any) -> Outcome:
+        """One HTTP event in, its buffered Lambda response out."""
         try:
             adapter = self.mangum.infer(event, context)
             scope = adapter.scope
@@ -191,7 +201,7 @@ class HttpBridge:
             return self._answer(event, adapter, json_body(400, error.to_body()), path)
         scope["state"] = self.lifespan.state.copy()
         cycle = BufferedCycle(scope, body, self.limit)
-        self.env.run(cycle.run(self.asgi))
+        await cycle.run(self.asgi)
         return self._answer(event, adapter, cycle.response(), path)
 
     def _answer(self, event: dict[str, Any], adapter: Any, response: Any, path: str) -> Outcome:
@@ -205,10 +215,10 @@ class HttpBridge:
         handler = path if path in self.paths else "other"
         return Outcome(out, handler, error=status >= 500)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Run the ASGI lifespan shutdown (once)."""
         if self.lifespan.running:
-            self.env.run(self.lifespan.shutdown())
+            await self.lifespan.shutdown()
 
 
 def _phrase(status: int) -> str:
