@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck pytest docs bench fuzz clean
+.PHONY: run test lint typecheck pytest node-ric docs bench fuzz clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy framework/relaykit examples
 
-pytest: $(STAMP)
+pytest: $(STAMP) node-ric
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# AWS's Node runtime client, the emulator's second independent client (built once, outside
+# the repository, about 40 s of cmake/g++).
+NODE_RIC_DIR ?= $(HOME)/.cache/relaykit/node-ric
+node-ric:
+	@test -f $(NODE_RIC_DIR)/node_modules/aws-lambda-ric/index.mjs || NODE_RIC_DIR=$(NODE_RIC_DIR) sh tests/local/install_node_ric.sh
 
 ## docs: refresh docs snippets and the settings table from their sources
 docs: $(STAMP)

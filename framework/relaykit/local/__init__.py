@@ -1,0 +1,1 @@
+"""Local stand-ins for the platforms relaykit deploys to (see ``relaykit.local.emulator``)."""
