@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 TRACE_ENV = "_X_AMZN_TRACE_ID"
@@ -50,6 +50,7 @@ class Invocation:
     deadline: float | None
     trace_id: str | None
     cold_start: bool = False
+    meta: Mapping[str, Any] = field(default_factory=dict)
 
     def context_fields(self) -> dict[str, Any]:
         """Keyword arguments for ``App.new_context``."""
@@ -59,6 +60,7 @@ class Invocation:
             "function_arn": self.function_arn,
             "trace_id": self.trace_id,
             "target": "lambda",
+            "meta": dict(self.meta),
         }
 
     def log_fields(self) -> dict[str, Any]:
@@ -80,6 +82,14 @@ def from_lambda(
     which is how the runtime defines it; the trace id comes from ``_X_AMZN_TRACE_ID``.
     """
     env = os.environ if environ is None else environ
+    # A runtime that serves several invocations at once keeps the trace header per invocation on
+    # its context object; the managed runtime only sets the environment variable.
+    trace_header = getattr(context, "trace_id", None) or env.get(TRACE_ENV)
+    meta = {
+        key: value
+        for key in ("client_context", "identity", "tenant_id")
+        if (value := getattr(context, key, None)) is not None
+    }
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     deadline = time.time() + remaining() / 1000.0 if callable(remaining) else None
     request_id = getattr(context, "aws_request_id", None)
@@ -88,6 +98,7 @@ def from_lambda(
         function_arn=getattr(context, "invoked_function_arn", None),
         function_name=getattr(context, "function_name", None),
         deadline=deadline,
-        trace_id=trace_root(env.get(TRACE_ENV)),
+        trace_id=trace_root(trace_header),
         cold_start=cold_start,
+        meta=meta,
     )

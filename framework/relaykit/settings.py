@@ -285,6 +285,16 @@ FIELDS: tuple[Field, ...] = (
         "Default false: everything loads where first used.",
     ),
     Field(
+        "lambda_response_mode",
+        _parse_choice(("auto", "buffered", "stream")),
+        "auto",
+        "The pure-Python Lambda runtime (`python -m relaykit.lambda_runtime`): `auto` streams "
+        "the responses to Function URL events (configure the URL with InvokeMode "
+        "RESPONSE_STREAM) and buffers the rest; `stream` also streams API Gateway REST events "
+        "(integration response transfer mode STREAM); `buffered` never streams. The managed "
+        "runtime's `app.lambda_handler` always buffers.",
+    ),
+    Field(
         "metrics",
         _parse_bool,
         True,
@@ -381,6 +391,7 @@ class Settings:
     metrics: bool = True
     metrics_namespace: str = "relaykit"
     tracing: bool = False
+    lambda_response_mode: str = "auto"
     model_max_tokens: int = 4096
     model_timeout: float = 120.0
     model_max_retries: int = 2
@@ -483,5 +494,5 @@ def load_settings(
 def default_model(environ: Mapping[str, str]) -> str:
     """The local model unless a provider key is set and that provider is available."""
     if environ.get("ANTHROPIC_API_KEY") and "anthropic" in MODEL_PROVIDERS:
-        return "anthropic:claude-sonnet-4-5"
+        return "anthropic:claude-sonnet-4-6"
     return "local"

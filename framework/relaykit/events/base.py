@@ -12,7 +12,7 @@ This module is stdlib-only, like the rest of the core.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -66,4 +66,40 @@ class EventKind(Protocol):
 
     async def close(self) -> None:
         """Release what ``prepare``/``handle`` built (the environment is shutting down)."""
+        ...
+
+
+class ResponseSink(Protocol):
+    """Where a streamed response goes (the runtime's chunked POST to the Runtime API)."""
+
+    bytes_written: int
+
+    async def write(self, data: bytes) -> None:
+        """Send ``data`` now, unbuffered."""
+        ...
+
+    async def close(self) -> None:
+        """End the response normally."""
+        ...
+
+    async def fail(self, error_type: str, error: dict[str, Any]) -> None:
+        """End the response with an error after bytes were sent (trailers)."""
+        ...
+
+
+StreamOpener = Callable[[str], Awaitable[ResponseSink]]
+"""Opens the invocation's streamed response with the given content type."""
+
+
+class StreamingKind(EventKind, Protocol):
+    """A kind that can answer some events as a stream (only a runtime that streams asks)."""
+
+    def wants_stream(self, event: Mapping[str, Any]) -> bool:
+        """True when ``event`` should be answered as a stream (cheap, never raises)."""
+        ...
+
+    async def stream(
+        self, event: dict[str, Any], context: Any, open_stream: StreamOpener
+    ) -> Outcome:
+        """Serve ``event`` into a stream opened with ``open_stream``; close or fail it."""
         ...

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from relaykit.events.base import Environment, Outcome
+from relaykit.events.base import Environment, Outcome, StreamOpener
 
 if TYPE_CHECKING:
     from relaykit.targets.lambda_http import HttpBridge
@@ -80,6 +80,21 @@ class HttpEvents:
 
     async def handle(self, event: dict[str, Any], context: Any) -> Outcome:
         return await (await self.bridge()).serve(event, context)
+
+    def wants_stream(self, event: Mapping[str, Any]) -> bool:
+        """Stream Function URL events (``auto``), every streamable shape (``stream``), or none."""
+        mode = self.env.app.settings.lambda_response_mode
+        shape = http_shape(event)
+        if mode == "buffered" or shape is None:
+            return False
+        if mode == "stream":
+            return shape in (FUNCTION_URL, REST)
+        return shape == FUNCTION_URL
+
+    async def stream(
+        self, event: dict[str, Any], context: Any, open_stream: StreamOpener
+    ) -> Outcome:
+        return await (await self.bridge()).stream(event, context, open_stream)
 
     async def close(self) -> None:
         if self._bridge is not None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from relaykit import events, logs
 from relaykit.errors import UnknownEventError
-from relaykit.events.base import EventKind, Outcome
+from relaykit.events.base import EventKind, Outcome, StreamOpener
 from relaykit.invocation import from_lambda
 from relaykit.targets.lambda_observe import Observer
 
@@ -90,6 +90,18 @@ class LambdaHandler:
         atexit.register(self.close)
         self._install_sigterm()
 
+    async def start(self) -> None:
+        """Async start for a caller that owns the loop (the runtime): kinds, hooks, adapters.
+
+        The caller runs shutdown with ``aclose``; no SIGTERM or atexit hook is installed.
+        """
+        kinds = self._load()
+        if not self._started:
+            await self._app.startup()
+            self._started = True
+        for kind in kinds:
+            await kind.prepare()
+
     def prepare(self) -> None:
         """Do now what the first event would: load the kinds and adapters, run startup hooks."""
         kinds = self._load()
@@ -124,18 +136,37 @@ class LambdaHandler:
             return
         atexit.unregister(self.close)
         try:
-            for kind in reversed(self._kinds or []):
-                self.run(kind.close())
-            if self._started:
-                self.run(self._app.shutdown())
+            self.run(self.aclose())
         finally:
             loop.run_until_complete(_drain(loop))
             loop.close()
-            self._loop, self._kinds, self._started = None, None, False
+            self._loop = None
+
+    async def aclose(self) -> None:
+        """Close the kinds (ASGI lifespan shutdown), then run the app's shutdown hooks."""
+        try:
+            for kind in reversed(self._kinds or []):
+                await kind.close()
+            if self._started:
+                await self._app.shutdown()
+        finally:
+            self._kinds, self._started = None, False
 
     # Invocation ---------------------------------------------------------------------------
 
     def __call__(self, event: Any, context: Any) -> Any:
+        self._load()
+        self._start()
+        return self.run(self.dispatch(event, context))
+
+    async def dispatch(
+        self, event: Any, context: Any, open_stream: StreamOpener | None = None
+    ) -> Any:
+        """Serve one event on the running loop; return the response (``None`` when streamed).
+
+        ``open_stream`` is given by a runtime that can stream: kinds that want to answer this
+        event as a stream open it and write to it instead of returning a response.
+        """
         cold, self._cold = self._cold, False
         began = time.perf_counter()
         kinds = self._load()
@@ -153,14 +184,23 @@ class LambdaHandler:
             return outcome.response
         fields = invocation.log_fields()
         with logs.invocation_fields(**fields, correlation_id=kind.correlation_id(event)):
-            self._start()
             outcome = Outcome(None, "other", error=True)
             try:
                 with observer.traced(kind.name, cold):
-                    outcome = self.run(kind.handle(event, context))
+                    streaming = open_stream is not None and _wants_stream(kind, event)
+                    if streaming:
+                        assert open_stream is not None
+                        outcome = await kind.stream(event, context, open_stream)  # type: ignore[attr-defined]
+                    else:
+                        outcome = await kind.handle(event, context)
             finally:
                 observer.record(outcome, _ms(began), cold)
         return outcome.response
+
+
+def _wants_stream(kind: EventKind, event: Any) -> bool:
+    wants = getattr(kind, "wants_stream", None)
+    return bool(wants is not None and wants(event))
 
 
 async def _drain(loop: asyncio.AbstractEventLoop) -> None:

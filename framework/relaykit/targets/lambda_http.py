@@ -28,7 +28,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from relaykit.errors import BadRequest, PayloadTooLarge
-from relaykit.events.base import Outcome
+from relaykit.events.base import Outcome, StreamOpener
 from relaykit.targets.lifespan import Lifespan
 
 if TYPE_CHECKING:
@@ -214,6 +214,30 @@ class HttpBridge:
             out["statusDescription"] = f"{status} {_phrase(status)}"
         handler = path if path in self.paths else "other"
         return Outcome(out, handler, error=status >= 500)
+
+    async def stream(
+        self, event: dict[str, Any], context: Any, open_stream: StreamOpener
+    ) -> Outcome:
+        """One HTTP event in, its response streamed (prelude, then each chunk as sent)."""
+        from relaykit.targets.lambda_stream import STREAM_CONTENT_TYPE, StreamCycle, prelude
+
+        sink = await open_stream(STREAM_CONTENT_TYPE)
+        try:
+            adapter = self.mangum.infer(event, context)
+            scope = adapter.scope
+            body = adapter.body
+        except (KeyError, TypeError, AttributeError, ValueError, RuntimeError) as exc:
+            error = BadRequest(f"malformed HTTP event: {type(exc).__name__} {exc}")
+            await sink.write(prelude(400, [(b"content-type", b"application/json")]))
+            await sink.write(json.dumps(error.to_body()).encode())
+            await sink.close()
+            return Outcome(None, "other")
+        path = str(scope.get("path", ""))
+        scope["state"] = self.lifespan.state.copy()
+        cycle = StreamCycle(scope, body, sink)
+        await cycle.run(self.asgi)
+        handler = path if path in self.paths else "other"
+        return Outcome(None, handler, error=cycle.status >= 500)
 
     async def close(self) -> None:
         """Run the ASGI lifespan shutdown (once)."""

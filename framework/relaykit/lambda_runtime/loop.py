@@ -1,0 +1,138 @@
+"""The runtime loop: init once, then ``/next`` → dispatch → response, for ever.
+
+Every invocation goes through the same dispatch seam as ``app.lambda_handler`` (the event kinds,
+their logging and metrics), awaited on this process's one event loop. HTTP events that the HTTP
+kind wants streamed (Function URLs in RESPONSE_STREAM mode) are written to a chunked streaming
+response; everything else is answered buffered. An invocation error is posted to ``/error`` with
+the standard error JSON and no stack trace (the traceback goes to the log); a 413 from the API is
+not followed by an ``/error`` post; a 500 from the API ends the process, as the API asks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import sys
+import traceback
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from relaykit.lambda_runtime.client import (
+    NextInvocation,
+    PayloadRejected,
+    ResponseStream,
+    RuntimeClient,
+    RuntimeGone,
+)
+from relaykit.lambda_runtime.context import RuntimeContext
+
+if TYPE_CHECKING:
+    from relaykit.app import App
+
+logger = logging.getLogger("relaykit.lambda")
+TRACE_ENV = "_X_AMZN_TRACE_ID"
+_ERROR_TYPE = re.compile(r"^[A-Z][A-Za-z0-9]+$")
+
+
+def error_document(exc: BaseException, error_id: str) -> tuple[str, dict[str, Any]]:
+    """The error type header and the standard error JSON, with no stack trace in it."""
+    name = type(exc).__name__
+    header = f"Function.{name}" if _ERROR_TYPE.match(name) else "Function.Unhandled"
+    message = f"the invocation failed; the log has the details under error id {error_id}"
+    return header, {"errorMessage": message, "errorType": name, "stackTrace": []}
+
+
+class Runtime:
+    """Serves one app's invocations from the Runtime API at ``address``."""
+
+    def __init__(self, app: App, address: str) -> None:
+        self.app = app
+        self.client = RuntimeClient(address)
+        self.handler = app.lambda_handler
+
+    async def init(self) -> bool:
+        """Start the app (hooks, adapters, lifespan); report a failure to ``/init/error``."""
+        try:
+            await self.handler.start()
+        except Exception as exc:
+            error_id = f"err_{uuid.uuid4().hex[:16]}"
+            logger.error("init failed (error id %s)", error_id, exc_info=True)
+            header, body = error_document(exc, error_id)
+            await self.client.init_error(header.replace("Function.", "Runtime.Init", 1), body)
+            return False
+        return True
+
+    async def serve(self, *, max_invocations: int | None = None) -> None:
+        """Take invocations until the process ends (or ``max_invocations`` for tests)."""
+        served = 0
+        while max_invocations is None or served < max_invocations:
+            invocation = await self.client.next_invocation()
+            await self.invoke(invocation)
+            served += 1
+
+    async def invoke(self, invocation: NextInvocation) -> None:
+        """Serve one invocation and post its outcome."""
+        if invocation.trace_id:
+            os.environ[TRACE_ENV] = invocation.trace_id
+        else:
+            os.environ.pop(TRACE_ENV, None)
+        context = RuntimeContext(invocation)
+        request_id = invocation.request_id
+        try:
+            event = json.loads(invocation.body or b"null")
+        except ValueError as exc:
+            body = {"errorMessage": f"the event is not JSON: {exc}", "errorType": "UnmarshalError"}
+            await self.client.error(request_id, "Runtime.UnmarshalError", body)
+            return
+        opened: list[ResponseStream] = []
+
+        async def open_stream(content_type: str) -> ResponseStream:
+            stream = await self.client.open_stream(request_id, content_type)
+            opened.append(stream)
+            return stream
+
+        try:
+            result = await self.handler.dispatch(event, context, open_stream)
+        except RuntimeGone:
+            raise
+        except Exception as exc:
+            await self._report(request_id, exc, streamed=bool(opened))
+            return
+        if opened:
+            return
+        await self._respond(request_id, result)
+
+    async def _respond(self, request_id: str, result: Any) -> None:
+        if isinstance(result, bytes | bytearray):
+            body, content_type = bytes(result), "application/unknown"
+        else:
+            body, content_type = json.dumps(result).encode(), "application/json"
+        try:
+            await self.client.respond(request_id, body, content_type)
+        except PayloadRejected:
+            # Lambda has recorded the failure itself; an /error post now would be refused.
+            logger.error("the response (%d bytes) was refused as too large", len(body))
+
+    async def _report(self, request_id: str, exc: Exception, *, streamed: bool) -> None:
+        error_id = f"err_{uuid.uuid4().hex[:16]}"
+        logger.error(
+            "invocation failed (error id %s)", error_id, exc_info=True, extra={"error_id": error_id}
+        )
+        header, body = error_document(exc, error_id)
+        if streamed:
+            return  # the kind already ended its stream; nothing else can be posted for it
+        with contextlib.suppress(PayloadRejected):
+            await self.client.error(request_id, header, body)
+
+    async def aclose(self) -> None:
+        await self.handler.aclose()
+        await self.client.aclose()
+
+
+def print_init_failure(exc: BaseException) -> None:
+    """Last resort when the app cannot even be loaded: the reason on stderr (for the log)."""
+    print(f"relaykit.lambda_runtime: init failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    traceback.print_exc(file=sys.stderr)
