@@ -8,20 +8,22 @@ a logger bound to the invocation, the app's settings, and ``llm``, the app's mod
 from __future__ import annotations
 
 import math
+import os
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from relaykit.logs import BoundLogger, bind
 from relaykit.model import Model
 from relaykit.settings import Settings
 
+if TYPE_CHECKING:
+    from relaykit.logs import BoundLogger
+
 
 def new_request_id() -> str:
-    """A fresh, unguessable request id."""
-    return uuid.uuid4().hex
+    """A fresh, unguessable request id (128 random bits, hex)."""
+    return os.urandom(16).hex()
 
 
 @dataclass
@@ -38,15 +40,21 @@ class Context:
     function_arn: str | None = None
     trace_id: str | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
-    logger: BoundLogger = field(init=False, repr=False)
+    _logger: BoundLogger | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        self.logger = bind(
-            request_id=self.request_id,
-            handler=self.handler or None,
-            xray_trace_id=self.trace_id,
-            function_arn=self.function_arn,
-        )
+    @property
+    def logger(self) -> BoundLogger:
+        """A logger whose every line carries this invocation's ids (built on first use)."""
+        if self._logger is None:
+            from relaykit.logs import bind
+
+            self._logger = bind(
+                request_id=self.request_id,
+                handler=self.handler or None,
+                xray_trace_id=self.trace_id,
+                function_arn=self.function_arn,
+            )
+        return self._logger
 
     def remaining_seconds(self) -> float:
         """Seconds left before the deadline (never below 0); ``math.inf`` when there is none."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -419,9 +418,11 @@ def _find_upwards(start: Path, filename: str) -> Path | None:
 
 
 def _read_toml(path: Path, table: tuple[str, ...]) -> dict[str, Any]:
+    import tomllib
+
     try:
         with path.open("rb") as handle:
-            data: Any = tomllib.load(handle)
+            data: Any = tomllib.load(handle)  # imported here: most apps have no config file
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"is not valid TOML: {exc}") from None
     for key in table:
