@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import sys
@@ -31,6 +32,15 @@ def _caller_dir(depth: int) -> Path | None:
         return None
     filename = frame.f_globals.get("__file__")
     return Path(filename).resolve().parent if filename else None
+
+
+@functools.cache
+def _bound_model_class() -> Callable[[Model, Context], Model]:
+    # Resolved by name on first use: the model layer is not imported with the core.
+    bound: Callable[[Model, Context], Model] = importlib.import_module(
+        "relaykit.llm.bound"
+    ).BoundModel
+    return bound
 
 
 class App:
@@ -208,8 +218,12 @@ class App:
         trace_id: str | None = None,
         meta: Mapping[str, Any] | None = None,
     ) -> Context:
-        """A fresh ``Context`` for one invocation of ``spec``."""
-        return Context(
+        """A fresh ``Context`` for one invocation of ``spec``.
+
+        ``ctx.llm`` is the app's model bound to this invocation (``relaykit.llm.bound``): calls
+        are limited by the deadline and recorded in ``ctx.usage``.
+        """
+        ctx = Context(
             request_id=request_id or new_request_id(),
             settings=self.settings,
             llm=self.model,
@@ -220,6 +234,8 @@ class App:
             trace_id=trace_id,
             meta=dict(meta or {}),
         )
+        ctx.llm = _bound_model_class()(ctx.llm, ctx)
+        return ctx
 
     # In-process invocation ----------------------------------------------------------------
 

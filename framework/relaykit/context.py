@@ -56,6 +56,12 @@ class Context:
             )
         return self._logger
 
+    @property
+    def usage(self) -> Any:
+        """This invocation's model usage (a ``relaykit.llm.usage.UsageMeter``: calls, tokens,
+        latency, cost), or ``None`` when ``llm`` is not a bound model."""
+        return getattr(self.llm, "usage", None)
+
     def remaining_seconds(self) -> float:
         """Seconds left before the deadline (never below 0); ``math.inf`` when there is none."""
         if self.deadline is None:

@@ -6,6 +6,7 @@ import pytest
 
 from relaykit import ModelError, Reply, ToolCall
 from relaykit.llm.local import LocalModel
+from relaykit.model import ToolCallDelta
 
 
 async def test_reply_is_derived_from_the_last_user_message() -> None:
@@ -53,3 +54,26 @@ async def test_max_tokens_truncates_with_stop_reason() -> None:
     )
     assert reply.text == "Local model reply"
     assert reply.stop_reason == "max_tokens"
+
+
+async def test_scripted_tool_calls_stream_as_deltas_then_the_reply() -> None:
+    """A scripted ToolCall plays as tool_use: ToolCallDelta events stream, then the Reply."""
+    call = ToolCall(id="t1", name="search", input={"q": "lambda limits"})
+    model = LocalModel(delay=0, script=[call, "done"])
+    stream = model.stream([{"role": "user", "content": "?"}], tools=[{"name": "search"}])
+    events = [event async for event in stream.events()]
+    deltas = [e for e in events if isinstance(e, ToolCallDelta)]
+    assert deltas[0] == ToolCallDelta(0, "t1", "search", "")
+    assert "".join(d.input_json for d in deltas) == '{"q": "lambda limits"}'
+    assert events[-1] == stream.reply
+    assert stream.reply is not None and stream.reply.stop_reason == "tool_use"
+    assert stream.reply.tool_calls == (call,)
+    assert (await model.complete([{"role": "user", "content": "?"}])).text == "done"
+
+
+async def test_a_stream_is_iterated_once() -> None:
+    """A second iteration of the same stream is a clear error, not an empty stream."""
+    stream = LocalModel(delay=0).stream([{"role": "user", "content": "x"}])
+    assert await stream.final() == stream.reply
+    with pytest.raises(RuntimeError, match="iterated once"):
+        [text async for text in stream]

@@ -2,8 +2,8 @@
 prelude and trailers, buffered responses, handler and init errors.
 
 The client is installed outside the repository by ``tests/local/install_node_ric.sh`` (about 40 s
-of cmake/g++); `make test` runs it first; without it these tests are skipped locally with that instruction
-as the reason, and fail under CI.
+of cmake/g++); `make test` runs it first. Without it these tests are skipped locally, with that
+instruction as the reason, and fail under CI.
 """
 
 from __future__ import annotations

@@ -1,0 +1,157 @@
+"""``BoundModel``: the app's model bound to one invocation (what ``ctx.llm`` is).
+
+It passes the invocation's ``remaining_seconds`` to every call (so attempts and retries stop
+before the deadline), and records every call, failed ones included, in ``usage`` (a
+``UsageMeter``: tokens, latency, cost) and as one ``model call`` line in the structured log.
+Standard library only, cheap to build: the core can make one per invocation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from relaykit.errors import ModelError
+from relaykit.llm.usage import CallRecord, UsageMeter, price_table
+from relaykit.model import Message, Model, Reply, ReplyStream, StreamEvent, ToolSpec, Usage
+
+
+class CallSite(Protocol):
+    """What ``BoundModel`` needs of a ``Context``."""
+
+    @property
+    def settings(self) -> Any: ...
+
+    @property
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]: ...
+
+    def remaining_seconds(self) -> float: ...
+
+
+class BoundModel:
+    """``model`` bound to ``ctx``'s deadline, usage meter and logger; see the module docstring."""
+
+    def __init__(
+        self,
+        model: Model,
+        ctx: CallSite,
+        *,
+        meter: UsageMeter | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.model = model
+        self.name = model.name
+        self.usage = meter if meter is not None else UsageMeter()
+        self._ctx = ctx
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"BoundModel({self.model.name!r}, calls={len(self.usage.calls)})"
+
+    def _price(self, model_id: str, usage: Usage) -> float | None:
+        return price_table(getattr(self._ctx.settings, "price_table", None)).cost(model_id, usage)
+
+    def record(
+        self, kind: str, start: float, reply: Reply | None, error: BaseException | None
+    ) -> None:
+        """Add one call to ``usage`` and write its ``model call`` log line."""
+        usage = reply.usage if reply is not None else Usage()
+        model_id = reply.model if reply is not None else self.model.name
+        record = CallRecord(
+            model=model_id,
+            kind=kind,
+            usage=usage,
+            latency_s=self._clock() - start,
+            cost_usd=self._price(model_id, usage) if reply is not None else None,
+            stop_reason=reply.stop_reason if reply is not None else None,
+            error=None if error is None else f"{type(error).__name__}: {error}",
+        )
+        self.usage.add(record)
+        level = logging.INFO if error is None else logging.WARNING
+        self._ctx.logger.log(level, "model call", extra=record.log_fields())
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        system: str | Sequence[Mapping[str, Any]] | None = None,
+        tools: Sequence[ToolSpec] | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        remaining_seconds: Callable[[], float] | None = None,
+        **options: Any,
+    ) -> Reply:
+        start = self._clock()
+        try:
+            reply = await self.model.complete(
+                messages,
+                system=system,
+                tools=tools,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                remaining_seconds=remaining_seconds or self._ctx.remaining_seconds,
+                **options,
+            )
+        except ModelError as exc:
+            self.record("complete", start, None, exc)
+            raise
+        self.record("complete", start, reply, None)
+        return reply
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        system: str | Sequence[Mapping[str, Any]] | None = None,
+        tools: Sequence[ToolSpec] | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        remaining_seconds: Callable[[], float] | None = None,
+        **options: Any,
+    ) -> BoundStream:
+        start = self._clock()
+        inner = self.model.stream(
+            messages,
+            system=system,
+            tools=tools,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            remaining_seconds=remaining_seconds or self._ctx.remaining_seconds,
+            **options,
+        )
+        return BoundStream(inner, lambda reply, exc: self.record("stream", start, reply, exc))
+
+
+class BoundStream:
+    """A provider's ``ReplyStream`` that reports its final reply (or its failure) once."""
+
+    def __init__(
+        self, inner: ReplyStream, done: Callable[[Reply | None, BaseException | None], None]
+    ) -> None:
+        self._inner = inner
+        self._done = done
+
+    @property
+    def reply(self) -> Reply | None:
+        return self._inner.reply
+
+    def events(self) -> AsyncIterator[StreamEvent]:
+        return self._watch(self._inner.events())
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._watch(self._inner.__aiter__())
+
+    async def _watch(self, source: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        try:
+            async for item in source:
+                yield item
+        except ModelError as exc:
+            self._done(None, exc)
+            raise
+        finally:
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()  # the consumer stopped early: release the connection now
+        self._done(self._inner.reply, None)
