@@ -20,6 +20,7 @@ from relaykit.settings import MODEL_PROVIDERS, Settings, load_settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from relaykit.durable.engine import Engine
     from relaykit.targets.lambda_handler import LambdaHandler
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -71,6 +72,7 @@ class App:
         self._handlers: dict[str, HandlerSpec] = {}
         self._asgi: FastAPI | None = None
         self._lambda_handler: LambdaHandler | None = None
+        self._engine: Engine | None = None
         self._startup_hooks: list[Callable[[], Any]] = []
         self._shutdown_hooks: list[Callable[[], Any]] = []
         self._started = False
@@ -171,6 +173,39 @@ class App:
             result = hook()
             if inspect.isawaitable(result):
                 await result
+
+    def add_workflow(
+        self, path: str, fn: Callable[..., Any], *, summary: str | None = None
+    ) -> HandlerSpec:
+        """Register the async function ``fn`` as a durable workflow at ``path``.
+
+        ``POST path`` starts a run (202 and a run id); the run's steps are committed to the
+        store and it continues by replay across invocations (see docs/durable.md).
+        """
+        spec = self._add("workflow", path, fn, summary)
+        if self._engine is not None:
+            from relaykit.durable.wiring import engine_function
+
+            self._engine.register(path, engine_function(spec))
+        return spec
+
+    def workflow(self, path: str, *, summary: str | None = None) -> Callable[[F], F]:
+        """Decorator form of ``add_workflow``; returns the function unchanged."""
+
+        def register(fn: F) -> F:
+            self.add_workflow(path, fn, summary=summary)
+            return fn
+
+        return register
+
+    @property
+    def engine(self) -> Engine:
+        """The durable-workflow engine over the ``store`` setting (built on first use)."""
+        if self._engine is None:
+            from relaykit.durable.wiring import build_engine
+
+            self._engine = build_engine(self)
+        return self._engine
 
     @property
     def handlers(self) -> tuple[HandlerSpec, ...]:

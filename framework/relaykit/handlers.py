@@ -19,7 +19,7 @@ from typing import Any, Literal
 from relaykit.context import Context
 from relaykit.errors import RegistrationError
 
-Kind = Literal["task", "stream"]
+Kind = Literal["task", "stream", "workflow"]
 RESERVED_PATHS = ("/healthz", "/docs", "/redoc", "/openapi.json", "/runs")
 _PATH = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
 _CTX_NAMES = ("ctx", "context")
@@ -137,6 +137,14 @@ def build_spec(
                 "('async def' that yields text or JSON chunks)"
             )
         output = _stream_chunk_type(return_hint)
+        is_async = True
+    elif kind == "workflow":
+        if not inspect.iscoroutinefunction(fn):
+            raise RegistrationError(
+                f"{where}: a workflow must be an 'async def' function that returns its result "
+                "(its side effects go in ctx.step)"
+            )
+        output = Any if return_hint is type(None) else return_hint
         is_async = True
     else:
         if inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn):

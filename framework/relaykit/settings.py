@@ -112,6 +112,24 @@ def _parse_metric_namespace(value: Any) -> str:
     return text
 
 
+def _parse_positive_float(value: Any) -> float:
+    number = _parse_non_negative_float(value)
+    if number == 0:
+        raise ValueError(f"got {value!r}", "a number of seconds above 0")
+    return number
+
+
+def _parse_optional_seconds(value: Any) -> float | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    return _parse_positive_float(value)
+
+
+def _parse_optional_text(value: Any) -> str | None:
+    text = "" if value is None else str(value).strip()
+    return text or None
+
+
 def _parse_service(value: Any) -> str:
     text = str(value).strip()
     if not text:
@@ -294,6 +312,68 @@ FIELDS: tuple[Field, ...] = (
         "runtime's `app.lambda_handler` always buffers.",
     ),
     Field(
+        "workflow_margin",
+        _parse_non_negative_float,
+        2.0,
+        "Durable workflows: seconds kept in reserve after a step's expected end before the "
+        "invocation's deadline (commit, response, clock skew). A step that does not fit with "
+        "this margin is run in the next invocation instead.",
+    ),
+    Field(
+        "workflow_inline_wait_max",
+        _parse_non_negative_float,
+        5.0,
+        "Durable workflows: waits (`ctx.sleep`, retry back-offs, `wait_for_event` polls) up to "
+        "this many seconds stay in-process when they end before the deadline; longer ones "
+        "suspend the run and hold no compute.",
+    ),
+    Field(
+        "workflow_lease_seconds",
+        _parse_positive_float,
+        60.0,
+        "Durable workflows: how long an executor that stopped renewing keeps a run before "
+        "another executor (a sweep, a retry) may take it over.",
+    ),
+    Field(
+        "workflow_max_interrupts",
+        _parse_positive_int,
+        10,
+        "Durable workflows: how many times a run's executor may die (timeout, OOM, crash) "
+        "before the run is parked as failed instead of looping.",
+    ),
+    Field(
+        "workflow_invocation_budget",
+        _parse_optional_seconds,
+        None,
+        "Durable workflows: the seconds a whole invocation offers (set it to the Lambda "
+        "function timeout). A step whose expected duration exceeds it fails at once with "
+        "`StepTooLong` instead of being killed every time. Default: the time left when a "
+        "resume starts.",
+    ),
+    Field(
+        "workflow_continuation",
+        _parse_choice(("auto", "inprocess", "lambda", "sqs")),
+        "auto",
+        "Durable workflows: how a split or woken run continues. `auto` is `lambda` (an "
+        "asynchronous self-invoke carrying only the run id) on Lambda and `inprocess` in a "
+        "container; `sqs` sends the run id to `workflow_queue_url`.",
+    ),
+    Field(
+        "workflow_queue_url",
+        _parse_optional_text,
+        None,
+        "Durable workflows: the SQS queue URL continuations go to when "
+        "`workflow_continuation` is `sqs`.",
+    ),
+    Field(
+        "workflow_sweep_interval",
+        _parse_positive_float,
+        30.0,
+        "Durable workflows, container target: seconds between sweeps that resume runs whose "
+        "timers are due or whose executor died (a restarted container resumes unfinished "
+        "runs at start-up). On Lambda a scheduled event does the sweep.",
+    ),
+    Field(
         "metrics",
         _parse_bool,
         True,
@@ -391,6 +471,14 @@ class Settings:
     metrics_namespace: str = "relaykit"
     tracing: bool = False
     lambda_response_mode: str = "auto"
+    workflow_margin: float = 2.0
+    workflow_inline_wait_max: float = 5.0
+    workflow_lease_seconds: float = 60.0
+    workflow_max_interrupts: int = 10
+    workflow_invocation_budget: float | None = None
+    workflow_continuation: str = "auto"
+    workflow_queue_url: str | None = None
+    workflow_sweep_interval: float = 30.0
     model_max_tokens: int = 4096
     model_timeout: float = 120.0
     model_max_retries: int = 2

@@ -62,7 +62,9 @@ def test_every_registered_kind_module_exposes_create(tmp_path: Path) -> None:
     for name in events.KINDS:
         kind = importlib.import_module(name).create(env)
         assert isinstance(kind.name, str)
-    assert [kind.name for kind in events.load(env)] == ["http"]
+    names = [kind.name for kind in events.load(env)]
+    assert len(names) == len(set(names)) == len(events.KINDS)
+    assert names[0] == "http"
 
 
 @pytest.mark.parametrize(
@@ -79,9 +81,10 @@ def test_unknown_event_names_what_it_saw(tmp_path: Path, event: Any, described: 
     kinds = events.load(FakeEnv(App("seam", config_dir=tmp_path)))
     with pytest.raises(UnknownEventError) as raised:
         events.select(kinds, event)
+    names = ", ".join(kind.name for kind in kinds)
     assert str(raised.value) == (
         f"relaykit cannot handle this Lambda event: it is {described}, which no event kind "
-        "recognises (kinds: http). HTTP events come from API Gateway (REST or HTTP API), an "
+        f"recognises (kinds: {names}). HTTP events come from API Gateway (REST or HTTP API), an "
         "Application Load Balancer or a Function URL; check the function's trigger."
     )
 
@@ -91,14 +94,15 @@ def test_handler_answers_unknown_event_without_traceback(tmp_path: Path) -> None
     handler = App("seam", settings={"metrics": False}, config_dir=tmp_path).lambda_handler
     try:
         out = handler({"Records": [{"eventSource": "aws:s3"}]}, None)
+        names = ", ".join(kind.name for kind in handler._load())
     finally:
         handler.close()
     assert out == {
         "error": {
             "type": "unknown_event",
             "message": "relaykit cannot handle this Lambda event: it is a JSON object with keys "
-            "[Records], which no event kind recognises (kinds: http). HTTP events come from API "
-            "Gateway (REST or HTTP API), an Application Load Balancer or a Function URL; check "
-            "the function's trigger.",
+            f"[Records], which no event kind recognises (kinds: {names}). HTTP events come from "
+            "API Gateway (REST or HTTP API), an Application Load Balancer or a Function URL; "
+            "check the function's trigger.",
         }
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from pathlib import Path
 from types import ModuleType
@@ -59,3 +60,51 @@ async def test_scripted_model_plays_its_conversation() -> None:
         "tools": ["search"],
         "answer": "Lambda functions run for at most 15 minutes.",
     }
+
+
+async def test_workflow_app_runs_through_the_runs_api(tmp_path: Path) -> None:
+    """The workflow example: POST starts a run, it waits for approval, the event completes it,
+    and the progress stream resumes after a Last-Event-ID without repeating entries."""
+    import asyncio
+
+    import httpx
+
+    module = load("workflow_app")
+    app: App = module.app
+    app.settings = dataclasses.replace(
+        app.settings, store=f"sqlite:///{tmp_path / 'runs.db'}", local_model_delay=0.0
+    )
+    api = app.asgi()
+    async with api.router.lifespan_context(api):
+        transport = httpx.ASGITransport(app=api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            started = await client.post("/research", json={"question": "tides", "sources": 2})
+            assert started.status_code == 202
+            run_id = started.json()["run_id"]
+
+            async def status() -> str:
+                return str((await client.get(f"/runs/{run_id}")).json()["status"])
+
+            for _ in range(200):
+                if await status() == "suspended":
+                    break
+                await asyncio.sleep(0.02)
+            approve = await client.post(f"/runs/{run_id}/events/approve", content=b"true")
+            assert approve.status_code == 202
+            for _ in range(200):
+                if await status() == "completed":
+                    break
+                await asyncio.sleep(0.02)
+            run = (await client.get(f"/runs/{run_id}")).json()
+            assert run["result"]["approved"] is True
+            assert run["result"]["notes"] == [
+                "Local model reply to: tides (source 1)",
+                "Local model reply to: tides (source 2)",
+            ]
+            full = (await client.get(f"/runs/{run_id}/stream")).text
+            tail = (await client.get(f"/runs/{run_id}/stream", headers={"last-event-id": "3"})).text
+    ids = [int(line[4:]) for line in full.splitlines() if line.startswith("id: ")]
+    tail_ids = [int(line[4:]) for line in tail.splitlines() if line.startswith("id: ")]
+    assert ids == sorted(ids) and len(ids) == len(set(ids))
+    assert tail_ids == [i for i in ids if i > 3]
+    assert full.rstrip().endswith('data: {"status": "completed"}')

@@ -18,7 +18,7 @@ from relaykit.events.base import Environment, EventKind, Outcome
 __all__ = ["KINDS", "Environment", "EventKind", "Outcome", "describe_event", "load", "select"]
 
 # Add a kind: write relaykit/events/NAME.py with create(env), then add its module name here.
-KINDS: tuple[str, ...] = ("relaykit.events.http",)
+KINDS: tuple[str, ...] = ("relaykit.events.http", "relaykit.events.workflow")
 
 
 def load(env: Environment, names: Iterable[str] = KINDS) -> list[EventKind]:

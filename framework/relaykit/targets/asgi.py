@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,6 +29,7 @@ from relaykit.errors import PayloadTooLarge, RequestError
 from relaykit.handlers import HandlerSpec
 from relaykit.invocation import from_lambda
 from relaykit.targets.openapi import SchemaRegistry, operation_extra
+from relaykit.targets.runs_api import RunsEndpoints, add_runs_routes
 from relaykit.targets.sse import SSEResponse
 
 if TYPE_CHECKING:
@@ -187,8 +189,14 @@ class Endpoints:
 def add_routes(router: APIRouter, app: App, registry: SchemaRegistry) -> None:
     """Add one POST route per task and stream of ``app`` to ``router``."""
     endpoints = Endpoints(app)
+    runs = RunsEndpoints(app, lambda request: read_body(request, endpoints.limit))
     for spec in app.handlers:
-        endpoint = endpoints.task(spec) if spec.kind == "task" else endpoints.stream(spec)
+        if spec.kind == "workflow":
+            endpoint: Callable[[Request], Awaitable[Any]] = runs.start(spec)
+        elif spec.kind == "task":
+            endpoint = endpoints.task(spec)
+        else:
+            endpoint = endpoints.stream(spec)
         router.add_api_route(
             spec.path,
             endpoint,
@@ -199,7 +207,10 @@ def add_routes(router: APIRouter, app: App, registry: SchemaRegistry) -> None:
             tags=[spec.kind + "s"],
             openapi_extra=operation_extra(spec, registry),
             response_class=Response,
+            status_code=202 if spec.kind == "workflow" else 200,
         )
+    if any(spec.kind == "workflow" for spec in app.handlers):
+        add_runs_routes(router, runs)
 
 
 def build_router(app: App, registry: SchemaRegistry, prefix: str = "") -> APIRouter:
@@ -234,6 +245,24 @@ def _http_error(request: Request, exc: Exception) -> Response:
     return json_response({"error": {"type": kind, "message": message}}, exc.status_code)
 
 
+def start_sweeper(app: App) -> asyncio.Task[None] | None:
+    """In a container, a task that resumes due and abandoned runs: once at start-up (a restarted
+    container picks up unfinished runs), then every ``workflow_sweep_interval`` seconds."""
+    has_workflows = any(spec.kind == "workflow" for spec in app.handlers)
+    if not has_workflows or app.settings.resolved_target() == "lambda":
+        return None
+
+    async def sweep_forever() -> None:
+        while True:
+            try:
+                await app.engine.sweep()
+            except Exception:
+                logging.getLogger("relaykit.durable").exception("workflow sweep failed")
+            await asyncio.sleep(app.settings.workflow_sweep_interval)
+
+    return asyncio.create_task(sweep_forever())
+
+
 def build_asgi(app: App) -> FastAPI:
     """The FastAPI application serving ``app`` (called once, by ``App.asgi``)."""
     settings = app.settings
@@ -242,9 +271,14 @@ def build_asgi(app: App) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await app.startup()
+        sweeper = start_sweeper(app)
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
             await app.shutdown()
 
     api = FastAPI(

@@ -43,6 +43,19 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 
 
+RUN_STARTED: dict[str, Any] = {
+    "type": "object",
+    "title": "RunStarted",
+    "properties": {
+        "run_id": {"type": "string"},
+        "status": {"type": "string"},
+        "status_url": {"type": "string"},
+        "stream_url": {"type": "string"},
+    },
+    "required": ["run_id", "status", "status_url", "stream_url"],
+}
+
+
 class SchemaRegistry:
     """Collects named schemas; returns a ``$ref`` for named types and inline schemas otherwise."""
 
@@ -99,8 +112,17 @@ def operation_extra(spec: HandlerSpec, registry: SchemaRegistry) -> dict[str, An
             "description": "The handler's result",
             "content": {"application/json": {"schema": output}},
         }
+    status = "200"
+    if spec.kind == "workflow":
+        status = "202"
+        ok = {
+            "description": "The run started (or the run with this Idempotency-Key): poll "
+            "`status_url` for its status and result (`x-result-schema`), or follow "
+            "`stream_url`.",
+            "content": {"application/json": {"schema": RUN_STARTED, "x-result-schema": output}},
+        }
     extra["responses"] = {
-        "200": ok,
+        status: ok,
         "400": _error_response("Malformed body (not JSON, not UTF-8, empty)"),
         "413": _error_response("Body above the configured limit"),
         "422": _error_response("Body does not match the input type; `details` names each field"),

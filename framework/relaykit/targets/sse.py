@@ -50,14 +50,19 @@ class SSEResponse(Response):
 
     def __init__(
         self,
-        chunks: AsyncIterator[Chunk],
+        chunks: AsyncIterator[Chunk] | AsyncIterator[bytes],
         on_error: Callable[[BaseException], dict[str, Any]],
         headers: list[tuple[bytes, bytes]] | None = None,
         on_disconnect: Callable[[], None] | None = None,
+        *,
+        end_event: bool = True,
     ) -> None:
+        """``chunks`` yields handler chunks (numbered events) or ready SSE bytes (sent as is);
+        ``end_event`` closes the stream with ``event: end`` when it is exhausted."""
         self.chunks = chunks
         self.on_error = on_error
         self.on_disconnect = on_disconnect
+        self.end_event = end_event
         self.status_code = 200
         self.background = None
         self.raw_headers = SSE_HEADERS + (headers or [])
@@ -100,14 +105,10 @@ class SSEResponse(Response):
         try:
             async for chunk in self.chunks:
                 count += 1
-                await send(
-                    {
-                        "type": "http.response.body",
-                        "body": chunk_event(count, chunk),
-                        "more_body": True,
-                    }
-                )
-            tail = format_event(None, "end", json.dumps({"chunks": count}))
+                body = chunk if isinstance(chunk, bytes) else chunk_event(count, chunk)
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+            end = format_event(None, "end", json.dumps({"chunks": count}))
+            tail = end if self.end_event else b""
         except Exception as exc:
             tail = format_event(None, "error", json.dumps(self.on_error(exc)))
         finally:

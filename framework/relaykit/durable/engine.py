@@ -1,0 +1,483 @@
+"""``Engine``: start, resume (by replay), inspect, cancel and signal durable runs.
+
+The engine knows nothing about HTTP or Lambda. A target calls ``resume(run_id, ...)`` when a
+continuation arrives, passing how much time the invocation has left; the engine takes the run's
+lease, replays the workflow against the step log, runs new steps until the workflow returns,
+waits, or runs short of time, and answers a ``RunOutcome``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import inspect
+import itertools
+import json
+import math
+import typing
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from relaykit.context import Context
+from relaykit.durable import codec
+from relaykit.durable.context import Suspend, WorkflowContext
+from relaykit.durable.continuation import Continuation, InProcessContinuation
+from relaykit.durable.deadline import Clock, DeadlinePolicy, Durations, Planner, SystemClock
+from relaykit.durable.execution import Execution, Stop
+from relaykit.durable.store import Lease, Progress, RunPage, RunRecord, StepRecord, Store
+from relaykit.errors import (
+    DurableError,
+    NonDeterminismError,
+    RunNotFound,
+    SerializationError,
+    UnknownWorkflow,
+)
+from relaykit.settings import Settings
+
+Workflow = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    """A registered workflow: its function and the types its input and result travel as."""
+
+    name: str
+    fn: Workflow
+    input_type: Any
+    output_type: Any
+    takes_input: bool
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one ``resume`` did. ``status`` is the run's status, or why nothing ran:
+    ``busy`` (another executor holds it), ``not_due``, ``missing`` or ``lease_lost``."""
+
+    run_id: str
+    status: str
+    result: Any = None
+    error: dict[str, Any] | None = None
+    due_at: float | None = None
+    new_steps: int = 0
+    replayed_steps: int = 0
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A run as the runs API shows it (JSON-ready)."""
+
+    run_id: str
+    workflow: str
+    status: str
+    created_at: float
+    updated_at: float
+    result: Any = None
+    error: dict[str, Any] | None = None
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "workflow": self.workflow,
+            "status": self.status,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "result": self.result,
+            "error": self.error,
+            "steps": self.steps,
+        }
+
+
+class _NoModel:
+    """Stands in for ``ctx.llm`` when the engine runs without an app."""
+
+    name = "none"
+
+    def __getattr__(self, item: str) -> Any:
+        raise DurableError(
+            "this engine has no model: build it with context_factory=... (App does) to use ctx.llm"
+        )
+
+
+def _default_context(run: RunRecord) -> Context:
+    return Context(
+        request_id=run.run_id,
+        settings=Settings(),
+        llm=typing.cast(Any, _NoModel()),
+        handler=run.workflow,
+        target="local",
+    )
+
+
+def workflow_spec(name: str, fn: Workflow) -> WorkflowSpec:
+    """Inspect ``fn``: ``async def wf(input, ctx)`` or ``async def wf(ctx)``."""
+    if not inspect.iscoroutinefunction(fn):
+        raise DurableError(f"workflow {name!r}: {fn!r} must be an 'async def' function")
+    params = list(inspect.signature(fn).parameters.values())
+    if len(params) not in (1, 2):
+        raise DurableError(f"workflow {name!r} must take (input, ctx) or (ctx)")
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:
+        hints = {}
+    takes_input = len(params) == 2
+    input_type = hints.get(params[0].name, Any) if takes_input else Any
+    output = hints.get("return", Any)
+    return WorkflowSpec(name, fn, input_type, Any if output is type(None) else output, takes_input)
+
+
+class Engine:
+    """The durable-workflow engine over one store.
+
+    ``continuation`` defaults to in-process. ``clock`` is injectable (tests use a fake one).
+    ``lease_seconds`` is how long a silent executor keeps a run before another may take it
+    over; ``max_interrupts`` is how many dead executors a run survives before it is parked as
+    failed (a poison run). ``context_factory`` builds the base ``Context`` (``ctx.llm``...).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        continuation: Continuation | None = None,
+        *,
+        clock: Clock | None = None,
+        policy: DeadlinePolicy | None = None,
+        lease_seconds: float = 60.0,
+        max_interrupts: int = 10,
+        context_factory: Callable[[RunRecord], Context] | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.store = store
+        self.clock: Clock = clock or SystemClock()
+        if continuation is None:
+            continuation = InProcessContinuation(now=self.clock.now)
+        if isinstance(continuation, InProcessContinuation):
+            continuation.bind(self.resume)
+        self.continuation = continuation
+        self.policy = policy or DeadlinePolicy()
+        self.lease_seconds = lease_seconds
+        self.max_interrupts = max_interrupts
+        self.context_factory = context_factory or _default_context
+        self.owner = owner or uuid.uuid4().hex[:12]
+        self._counter = itertools.count(1)
+        self._workflows: dict[str, WorkflowSpec] = {}
+        self._durations: dict[str, Durations] = {}
+
+    # Registry -----------------------------------------------------------------------------
+
+    def register(self, name: str, fn: Workflow) -> WorkflowSpec:
+        """Make ``fn`` resumable under ``name`` (runs store only the name)."""
+        spec = workflow_spec(name, fn)
+        existing = self._workflows.get(name)
+        if existing is not None and existing.fn is not fn:
+            raise DurableError(f"workflow {name!r} is already registered to {existing.fn!r}")
+        self._workflows[name] = spec
+        return spec
+
+    def workflow(self, name: str) -> WorkflowSpec:
+        spec = self._workflows.get(name)
+        if spec is None:
+            known = ", ".join(sorted(self._workflows)) or "none"
+            raise UnknownWorkflow(f"no workflow {name!r} is registered (registered: {known})")
+        return spec
+
+    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self.store.blocking:
+            return await asyncio.to_thread(lambda: fn(*args, **kwargs))
+        return fn(*args, **kwargs)
+
+    # Runs API -----------------------------------------------------------------------------
+
+    async def start(
+        self,
+        workflow: str,
+        fn: Workflow | None = None,
+        input: Any = None,
+        *,
+        idempotency_key: str | None = None,
+        run_id: str | None = None,
+        schedule: bool = True,
+    ) -> str:
+        """Create a run (or find the one with this idempotency key) and schedule it."""
+        spec = self.register(workflow, fn) if fn is not None else self.workflow(workflow)
+        text = codec.encode(input, spec.input_type)
+        run, created = await self._call(
+            self.store.create_run,
+            run_id or uuid.uuid4().hex,
+            workflow,
+            text,
+            now=self.clock.now(),
+            idempotency_key=idempotency_key,
+        )
+        if created and schedule:
+            self.continuation.schedule(run.run_id)
+        return str(run.run_id)
+
+    async def get(self, run_id: str) -> RunView:
+        """Status, result or error, and the step history of a run."""
+        loaded = await self._call(self.store.load, run_id)
+        if loaded is None:
+            raise RunNotFound(f"no run {run_id!r}")
+        run, steps = loaded
+        return _view(run, steps)
+
+    async def list(
+        self,
+        *,
+        workflow: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        page: RunPage = await self._call(
+            self.store.list_runs, workflow=workflow, status=status, limit=limit, cursor=cursor
+        )
+        return page
+
+    async def cancel(self, run_id: str) -> RunRecord:
+        """Cancel now if nobody executes the run, else at its next step boundary."""
+        run: RunRecord = await self._call(self.store.request_cancel, run_id, now=self.clock.now())
+        return run
+
+    async def send_event(self, run_id: str, name: str, payload: Any = None) -> int:
+        """Deliver an event to a run and wake it; returns the event's index for that name."""
+        index: int = await self._call(
+            self.store.deliver_event, run_id, name, codec.encode(payload), now=self.clock.now()
+        )
+        self.continuation.schedule(run_id)
+        return index
+
+    async def progress(
+        self, run_id: str, after_id: int = 0, limit: int = 1000
+    ) -> builtins.list[Progress]:
+        """Progress entries after ``after_id`` (the SSE stream's ``Last-Event-ID``)."""
+        entries: builtins.list[Progress] = await self._call(
+            self.store.progress, run_id, after_id=after_id, limit=limit
+        )
+        return entries
+
+    async def due_runs(self, *, limit: int = 100) -> builtins.list[str]:
+        """Ids of unfinished runs that need an executor now (timers due, never started, or
+        abandoned by a dead executor)."""
+        due: builtins.list[str] = await self._call(
+            self.store.due_runs, now=self.clock.now(), limit=limit
+        )
+        return due
+
+    async def sweep(self, *, limit: int = 100) -> builtins.list[RunOutcome]:
+        """Resume every due run: timers fired, never started, or abandoned (lease expired)."""
+        due: builtins.list[str] = await self._call(
+            self.store.due_runs, now=self.clock.now(), limit=limit
+        )
+        return [await self.resume(run_id) for run_id in due]
+
+    # Resume -------------------------------------------------------------------------------
+
+    async def resume(
+        self,
+        run_id: str,
+        *,
+        remaining: Callable[[], float] | None = None,
+        budget: float | None = None,
+        ctx: Context | None = None,
+    ) -> RunOutcome:
+        """Take the run's lease and drive it by replay as far as time allows.
+
+        ``remaining`` returns the seconds left in this invocation (default: ``ctx``'s deadline,
+        else unlimited). ``budget`` is a whole invocation's length (default: ``remaining()`` now);
+        a step that needs more than that fails fast with ``StepTooLong``.
+        """
+        owner = f"{self.owner}:{next(self._counter)}"
+        acquired = await self._call(
+            self.store.acquire,
+            run_id,
+            owner,
+            now=self.clock.now(),
+            lease_seconds=self.lease_seconds,
+        )
+        run: RunRecord | None = acquired.run
+        if acquired.lease is None:
+            if run is None:
+                return RunOutcome(run_id, "missing")
+            if run.finished:
+                return _finished_outcome(run)
+            return RunOutcome(run_id, acquired.reason, due_at=run.due_at)
+        assert run is not None
+        lease: Lease = acquired.lease
+        if run.cancel_requested:
+            return await self._finish(lease, "cancelled")
+        if run.interrupts > self.max_interrupts:
+            error = {
+                "type": "PoisonRun",
+                "message": f"run {run_id} was interrupted {run.interrupts} times (its executor "
+                f"died each time; limit {self.max_interrupts}); parked as failed",
+            }
+            return await self._finish(lease, "failed", error=error)
+        try:
+            spec = self.workflow(run.workflow)
+        except UnknownWorkflow:
+            now = self.clock.now()
+            await self._call(self.store.suspend, lease, now=now, due_at=now + self.lease_seconds)
+            raise
+        base = ctx or self.context_factory(run)
+        remaining = remaining or (ctx.remaining_seconds if ctx else (lambda: math.inf))
+        durations = self._durations.setdefault(run.workflow, Durations())
+        records = {step.step_id: step for step in acquired.steps}
+        for step in acquired.steps:
+            if step.status == "completed" and step.duration is not None:
+                durations.add(step.name, step.duration)
+        planner = Planner(self.policy, durations, remaining, budget or remaining())
+        payload = codec.decode(run.input, spec.input_type)
+        replayed = len(records)
+        while True:
+            execution = Execution(
+                store=self.store,
+                lease=lease,
+                records=records,
+                clock=self.clock,
+                planner=planner,
+                durations=durations,
+                lease_seconds=self.lease_seconds,
+            )
+            outcome = await self._drive(spec, payload, base, execution, replayed)
+            if outcome is not None:
+                return outcome
+            records = execution.records  # an event arrived while suspending: replay again
+
+    async def _drive(
+        self, spec: WorkflowSpec, payload: Any, base: Context, x: Execution, replayed: int
+    ) -> RunOutcome | None:
+        ctx = WorkflowContext(base, x)
+        args = (payload, ctx) if spec.takes_input else (ctx,)
+        heartbeat = asyncio.ensure_future(self._heartbeat(x))
+        try:
+            value = await spec.fn(*args)
+        except Suspend as suspend:
+            return await self._suspend(x, suspend, replayed)
+        except Stop as stop:
+            if stop.reason == "cancelled":
+                return await self._finish(x.lease, "cancelled", new_steps=x.new_steps)
+            return RunOutcome(x.run_id, "lease_lost", error=_error_dict(stop.error))
+        except Exception as exc:
+            return await self._fail(x, x.fatal or exc)
+        finally:
+            heartbeat.cancel()
+        if x.fatal is not None:
+            return await self._fail(x, x.fatal)
+        extra = x.unvisited()
+        if extra:
+            first = extra[0]
+            x.fatal = NonDeterminismError(x.run_id, first.step_id, first.name, "<end of workflow>")
+            return await self._fail(x, x.fatal)
+        try:
+            text = codec.encode(value, spec.output_type)
+        except SerializationError as exc:
+            return await self._fail(x, exc)
+        return await self._finish(
+            x.lease, "completed", result=text, new_steps=x.new_steps, replayed=replayed
+        )
+
+    async def _heartbeat(self, x: Execution) -> None:
+        """Renew the lease while a long step runs (the step commits renew it otherwise)."""
+        interval = max(0.05, self.lease_seconds / 6)
+        while True:
+            await asyncio.sleep(interval)
+            if self.clock.now() - x.last_write > self.lease_seconds / 3:
+                try:
+                    await x.renew()
+                except DurableError:
+                    return
+
+    async def _suspend(self, x: Execution, suspend: Suspend, replayed: int) -> RunOutcome | None:
+        try:
+            result = await self._call(
+                self.store.suspend, x.lease, now=self.clock.now(), due_at=suspend.due_at
+            )
+        except DurableError as exc:
+            return RunOutcome(x.run_id, "lease_lost", error=_error_dict(exc))
+        if result == "event":
+            return None
+        if result == "cancelled":
+            return await self._finish(x.lease, "cancelled", new_steps=x.new_steps)
+        if suspend.due_at is not None:
+            now = self.clock.now()
+            self.continuation.schedule(
+                x.run_id, not_before=None if suspend.due_at <= now else suspend.due_at
+            )
+        return RunOutcome(
+            x.run_id,
+            "suspended",
+            due_at=suspend.due_at,
+            new_steps=x.new_steps,
+            replayed_steps=replayed,
+        )
+
+    async def _fail(self, x: Execution, exc: BaseException) -> RunOutcome:
+        error = json.loads(codec.encode_error(exc))
+        return await self._finish(
+            x.lease, "failed", error=error, new_steps=x.new_steps, replayed=len(x.records)
+        )
+
+    async def _finish(
+        self,
+        lease: Lease,
+        status: str,
+        *,
+        result: str | None = None,
+        error: dict[str, Any] | None = None,
+        new_steps: int = 0,
+        replayed: int = 0,
+    ) -> RunOutcome:
+        text = json.dumps(error, separators=(",", ":")) if error is not None else None
+        try:
+            await self._call(
+                self.store.finish,
+                lease,
+                status,
+                now=self.clock.now(),
+                result=result,
+                error=text,
+            )
+        except DurableError as exc:
+            return RunOutcome(lease.run_id, "lease_lost", error=_error_dict(exc))
+        value = json.loads(result) if result is not None else None
+        return RunOutcome(lease.run_id, status, value, error, None, new_steps, replayed)
+
+
+def _error_dict(exc: BaseException | None) -> dict[str, Any] | None:
+    if exc is None:
+        return None
+    return {"type": codec.qualified_name(type(exc)), "message": str(exc)}
+
+
+def _finished_outcome(run: RunRecord) -> RunOutcome:
+    result = json.loads(run.result) if run.result is not None else None
+    error = codec.decode_error(run.error) if run.error else None
+    return RunOutcome(run.run_id, run.status, result, error)
+
+
+def _view(run: RunRecord, steps: tuple[StepRecord, ...]) -> RunView:
+    history = []
+    for step in steps:
+        entry: dict[str, Any] = {
+            "step_id": step.step_id,
+            "name": step.name,
+            "status": step.status,
+            "attempts": step.attempts,
+            "duration": step.duration,
+        }
+        if step.error:
+            entry["error"] = codec.decode_error(step.error)
+        history.append(entry)
+    return RunView(
+        run.run_id,
+        run.workflow,
+        run.status,
+        run.created_at,
+        run.updated_at,
+        json.loads(run.result) if run.result is not None else None,
+        codec.decode_error(run.error) if run.error else None,
+        history,
+    )

@@ -1,0 +1,207 @@
+"""``Execution``: the state of one resume of one run, shared by its context tree.
+
+It holds the lease, the step log loaded at acquire, the deadline planner, and makes every
+executor write. A write that finds the lease gone (``LeaseLost``) or a cancel requested stops the
+workflow with ``Stop``, a ``BaseException`` the workflow cannot swallow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import random
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from relaykit.durable import codec
+from relaykit.durable.context import Suspend
+from relaykit.durable.deadline import Clock, Durations, Planner
+from relaykit.durable.retry import RetryPolicy
+from relaykit.durable.store import Lease, StepRecord, Store
+from relaykit.errors import (
+    DurableError,
+    EventTimeout,
+    LeaseLost,
+    NonDeterminismError,
+    StepFailed,
+    StepTooLong,
+)
+
+R = TypeVar("R")
+
+
+class Stop(BaseException):
+    """The executor must stop now: ``reason`` is ``lease_lost`` or ``cancelled``."""
+
+    def __init__(self, reason: str, error: LeaseLost | None = None) -> None:
+        self.reason = reason
+        self.error = error
+        super().__init__(reason)
+
+
+class Execution:
+    """One resume of one run."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        lease: Lease,
+        records: dict[str, StepRecord],
+        clock: Clock,
+        planner: Planner,
+        durations: Durations,
+        lease_seconds: float,
+    ) -> None:
+        self.store = store
+        self.lease = lease
+        self.records = records
+        self.clock = clock
+        self.planner = planner
+        self.durations = durations
+        self.lease_seconds = lease_seconds
+        self.rng = random.Random()
+        self.visited: set[str] = set()
+        self.fatal: DurableError | None = None
+        self.new_steps = 0
+        self.last_write = clock.now()
+        self._event_counts: dict[str, int] = {}
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def run_id(self) -> str:
+        return self.lease.run_id
+
+    async def call(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """Call a store method: in a worker thread when the store does network I/O."""
+        if self.store.blocking:
+            return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
+        return fn(*args, **kwargs)
+
+    # Replay -------------------------------------------------------------------------------
+
+    def raise_fatal(self) -> None:
+        if self.fatal is not None:
+            raise self.fatal
+
+    def lookup(self, step_id: str, name: str) -> StepRecord | None:
+        """The committed record at ``step_id``; ``NonDeterminismError`` if its name differs."""
+        self.visited.add(step_id)
+        record = self.records.get(step_id)
+        if record is not None and record.name != name:
+            self.fatal = NonDeterminismError(self.run_id, step_id, record.name, name)
+            raise self.fatal
+        return record
+
+    def unvisited(self) -> list[StepRecord]:
+        """Committed records the finished workflow never asked for (code changed)."""
+        return [r for step_id, r in self.records.items() if step_id not in self.visited]
+
+    def next_event_index(self, name: str) -> int:
+        index = self._event_counts.get(name, 0)
+        self._event_counts[name] = index + 1
+        return index
+
+    def stored_failure(self, record: StepRecord) -> Exception:
+        error = codec.decode_error(record.error or "{}")
+        kind = str(error.get("type", "Error"))
+        message = str(error.get("message", ""))
+        if kind.endswith("EventTimeout"):
+            return EventTimeout(message)
+        return StepFailed(record.name, kind, message, int(error.get("attempts", record.attempts)))
+
+    # Writes -------------------------------------------------------------------------------
+
+    async def commit(self, record: StepRecord) -> None:
+        """Commit a step record (and renew the lease); stop if the lease is gone."""
+        if not self.store.blocking:  # a synchronous call cannot interleave with another
+            self._commit_sync(record)
+            return
+        async with self._write_lock:
+            now = self.clock.now()
+            try:
+                result = await self.call(
+                    self.store.commit_step,
+                    self.lease,
+                    record,
+                    now=now,
+                    lease_seconds=self.lease_seconds,
+                )
+            except LeaseLost as exc:
+                raise Stop("lease_lost", exc) from exc
+            self._committed(record, result, now)
+
+    def _commit_sync(self, record: StepRecord) -> None:
+        now = self.clock.now()
+        try:
+            result = self.store.commit_step(
+                self.lease, record, now=now, lease_seconds=self.lease_seconds
+            )
+        except LeaseLost as exc:
+            raise Stop("lease_lost", exc) from exc
+        self._committed(record, result, now)
+
+    def _committed(self, record: StepRecord, result: str, now: float) -> None:
+        if result == "cancelled":
+            raise Stop("cancelled")
+        self.last_write = now
+        self.records[record.step_id] = record
+        if record.status in ("completed", "failed"):
+            self.new_steps += 1
+
+    async def renew(self) -> None:
+        async with self._write_lock:
+            now = self.clock.now()
+            await self.call(self.store.renew, self.lease, now=now, lease_seconds=self.lease_seconds)
+            self.last_write = now
+
+    # Time ---------------------------------------------------------------------------------
+
+    def check_deadline(self, name: str, estimate: float | None) -> None:
+        """Split (suspend, due now) when the step does not fit in this invocation."""
+        try:
+            decision = self.planner.check(name, estimate)
+        except StepTooLong as exc:
+            self.fatal = exc
+            raise
+        if decision == "split":
+            raise Suspend(self.clock.now(), f"deadline before step {name!r}")
+
+    async def wait_until(self, wake_at: float, label: str) -> None:
+        """Sleep in-process until ``wake_at`` when that fits, else suspend until then."""
+        left = wake_at - self.clock.now()
+        if left <= 0:
+            return
+        if self.planner.fits_inline(left):
+            await self.clock.sleep(left)
+            return
+        raise Suspend(wake_at, label)
+
+    async def after_failure(
+        self, step_id: str, name: str, error: BaseException, attempts: int, policy: RetryPolicy
+    ) -> float | None:
+        """Apply the retry policy after a failed attempt: wait (in-process or suspended) and
+        return, or record the failure and raise ``StepFailed``."""
+        now = self.clock.now()
+        if policy.should_retry(error, attempts):
+            delay = policy.delay(attempts, self.rng)
+            if self.planner.fits_inline(delay):
+                await self.clock.sleep(delay)
+                return None
+            wake = now + delay
+            await self.commit(
+                StepRecord(
+                    step_id,
+                    name,
+                    "waiting",
+                    error=codec.encode_error(error, attempts=attempts, step=name),
+                    attempts=attempts,
+                    started_at=now,
+                    wake_at=wake,
+                )
+            )
+            raise Suspend(wake, f"retry {name!r}")
+        text = codec.encode_error(error, attempts=attempts, step=name)
+        await self.commit(StepRecord(step_id, name, "failed", error=text, attempts=attempts))
+        failure = StepFailed(name, codec.qualified_name(type(error)), str(error), attempts)
+        raise failure from error

@@ -1,0 +1,87 @@
+"""Durable workflows on emulated Lambda: a run longer than the function timeout completes across
+several invocations by deadline-aware splitting, continued by asynchronous self-invokes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from relaykit import App
+from relaykit.local.emulator import Emulator, FunctionConfig
+
+APPS = Path(__file__).resolve().parent.parent / "apps"
+
+
+@pytest.fixture(scope="module")
+def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('wf') / 'runs.db'}"
+
+
+@pytest.fixture(scope="module")
+def emu(store_url: str) -> Iterator[Emulator]:
+    env = {
+        "PYTHONPATH": str(APPS),
+        "RELAYKIT_STORE": store_url,
+        "RELAYKIT_WORKFLOW_MARGIN": "0.4",
+        "RELAYKIT_WORKFLOW_INVOCATION_BUDGET": "3",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
+    config = FunctionConfig(
+        name="workflows",
+        command=[sys.executable, "-m", "relaykit.lambda_runtime", "workflow_lambda_app:app"],
+        env=env,
+        handler="workflow_lambda_app:app",
+        task_root=str(APPS),
+        timeout=3.0,
+        invoke_mode="RESPONSE_STREAM",
+        concurrency=4,
+    )
+    emulator = Emulator([config], retry_delay_scale=0.001)
+    with emulator.running() as running:
+        # Workers start on the first invocation and read their environment then: they reach the
+        # emulator's Invoke API through the standard endpoint variable.
+        env["AWS_ENDPOINT_URL_LAMBDA"] = running.invoke_url
+        yield running
+
+
+def wait_for_status(app: App, run_id: str, statuses: set[str], timeout: float = 60) -> dict:
+    async def poll() -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            view = (await app.engine.get(run_id)).to_dict()
+            if view["status"] in statuses:
+                return view
+            await asyncio.sleep(0.1)
+        return view
+
+    return asyncio.run(poll())
+
+
+def test_run_longer_than_the_timeout_completes_across_invocations(
+    emu: Emulator, store_url: str
+) -> None:
+    """12 steps of 0.5 s (6 s of work) under a 3 s timeout: the run splits before the deadline,
+    continues in later invocations, and completes with every step committed once."""
+    response = httpx.post(
+        f"{emu.function_url('workflows')}/long", json={"steps": 12, "seconds": 0.5}, timeout=30
+    )
+    assert response.status_code == 202, response.text
+    run_id = response.json()["run_id"]
+
+    observer = App("observer", settings={"store": store_url})  # reads the same store
+    view = wait_for_status(observer, run_id, {"completed", "failed"})
+    assert view["status"] == "completed", json.dumps(view)[:2000]
+    assert view["result"]["steps"] == 12
+    assert view["result"]["processes"] >= 2
+    assert [step["name"] for step in view["steps"]] == [f"work:{i}" for i in range(12)]
+    assert all(step["attempts"] == 1 for step in view["steps"])
+    progress = asyncio.run(observer.engine.progress(run_id))
+    assert sum(1 for entry in progress if entry.kind == "suspended") >= 2
