@@ -74,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     routes.add_argument("app", help=APP_HELP)
     routes.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    from relaykit.cli import runs
+
+    runs.add_parser(commands, APP_HELP)
     return parser
 
 
@@ -103,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = load_app(args.app)
         if args.command == "invoke":
             return invoke(app, args.path, args.json)
+        if args.command == "runs":
+            from relaykit.cli.runs import runs
+
+            return runs(app, args)
         return routes(app, as_json=args.json)
     except (AppLoadError, ConfigError, MissingExtraError, RegistrationError) as exc:
         print(f"relaykit {args.command}: {exc}", file=sys.stderr)
