@@ -4,7 +4,7 @@
 provider SDKs are imported where first used, because Lambda cold start is a product feature.
 """
 
-from relaykit.app import App
+from relaykit.app import App, asgi_lambda_handler
 from relaykit.context import Context
 from relaykit.dispatch import Chunk
 from relaykit.errors import (
@@ -63,4 +63,5 @@ __all__ = [
     "Usage",
     "ValidationFailed",
     "__version__",
+    "asgi_lambda_handler",
 ]

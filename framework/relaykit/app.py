@@ -18,7 +18,7 @@ from relaykit.model import Model
 from relaykit.settings import MODEL_PROVIDERS, Settings, load_settings
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
+    from fastapi import APIRouter, FastAPI
 
     from relaykit.durable.engine import Engine
     from relaykit.targets.lambda_handler import LambdaHandler
@@ -301,6 +301,31 @@ class App:
             self._asgi = build_asgi(self)
         return self._asgi
 
+    def serve_asgi(self, asgi: Any) -> None:
+        """Answer HTTP events on Lambda with ``asgi`` (an existing FastAPI or any ASGI app that
+        includes this app's router) instead of this app's own ASGI application.
+
+        Event sources and workflow continuations still go to this app's handlers. Call it before
+        the first event; ``relaykit.asgi_lambda_handler`` does it for you.
+        """
+        if self._asgi is not None and self._asgi is not asgi:
+            raise RegistrationError(
+                f"App {self.name!r} already serves an ASGI application; call serve_asgi before "
+                "the first event"
+            )
+        self._asgi = asgi
+
+    def router(self, prefix: str = "") -> APIRouter:
+        """This app's routes as an ``APIRouter`` to include in an existing FastAPI app.
+
+        ``api.include_router(app.router(prefix="/ai"))``: tasks, streams, workflows and the runs
+        API then run under the host's middleware, dependencies and exception handlers, appear in
+        its OpenAPI document, and start and stop with its lifespan (see docs/fastapi.md).
+        """
+        from relaykit.targets.asgi import build_router
+
+        return build_router(self, prefix)
+
     @property
     def lambda_handler(self) -> LambdaHandler:
         """The handler for AWS Lambda's managed Python runtime (built once).
@@ -314,3 +339,16 @@ class App:
 
             self._lambda_handler = LambdaHandler(self)
         return self._lambda_handler
+
+
+def asgi_lambda_handler(asgi: Any, app: App | None = None) -> LambdaHandler:
+    """A Lambda handler for the managed Python runtime serving any ASGI application.
+
+    HTTP events (API Gateway, ALB, Function URLs) go to ``asgi`` with its lifespan run once per
+    execution environment; non-HTTP events go to ``app``'s handlers when one is given (a relaykit
+    app whose router ``asgi`` includes), and are otherwise answered with a clear error.
+    ``handler = asgi_lambda_handler(api)`` replaces ``handler = Mangum(api)``.
+    """
+    host = app if app is not None else App("asgi", config_dir=_caller_dir(2))
+    host.serve_asgi(asgi)
+    return host.lambda_handler

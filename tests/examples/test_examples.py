@@ -108,3 +108,21 @@ async def test_workflow_app_runs_through_the_runs_api(tmp_path: Path) -> None:
     assert ids == sorted(ids) and len(ids) == len(set(ids))
     assert tail_ids == [i for i in ids if i > 3]
     assert full.rstrip().endswith('data: {"status": "completed"}')
+
+
+async def test_existing_fastapi_example_guards_relaykit_routes_with_the_host_dependency() -> None:
+    """The mount example: /ai/ask needs the service's API key; /report still streams."""
+    import httpx
+
+    module = load("existing_fastapi")
+    api = module.api
+    async with api.router.lifespan_context(api):
+        transport = httpx.ASGITransport(app=api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            refused = await client.post("/ai/ask", json={"question": "hi"})
+            assert refused.status_code == 401
+            allowed = await client.post(
+                "/ai/ask", json={"question": "hi"}, headers={"x-api-key": "let-me-in"}
+            )
+            assert allowed.json() == "Local model reply to: hi"
+            assert (await client.get("/report")).text == "line 0\nline 1\nline 2\n"

@@ -95,3 +95,40 @@ def load_app(ref: str) -> App:
     raise AppLoadError(
         f"{ref!r} is a {type(value).__name__}, not a relaykit App; relaykit apps in it: {found}"
     )
+
+
+def load_lambda_target(ref: str) -> App:
+    """What ``python -m relaykit.lambda_runtime REF`` serves: a relaykit ``App``, or any ASGI
+    application (a FastAPI app, say), served together with the relaykit app of its module when
+    there is exactly one (so its event sources and workflows keep working)."""
+    target, attr = _split(ref.strip())
+    module = (
+        _import_file(Path(target))
+        if target.endswith(".py") or "/" in target
+        else (_import_module(target, shown=target))
+    )
+    apps = _apps_in(module)
+    value = getattr(module, attr, None) if attr else None
+    if attr is None or isinstance(value, App):
+        return load_app(ref)
+    if value is None:
+        found = ", ".join(sorted(apps)) or "none"
+        raise AppLoadError(
+            f"module {module.__name__!r} has no attribute {attr!r}; relaykit apps in it: {found}"
+        )
+    if not callable(value):
+        raise AppLoadError(
+            f"{ref!r} is a {type(value).__name__}, neither a relaykit App nor an ASGI application"
+        )
+    if len(apps) > 1:
+        raise AppLoadError(
+            f"{ref!r} is an ASGI application and its module has several relaykit apps "
+            f"({', '.join(sorted(apps))}); keep one per module so events have one destination"
+        )
+    if apps:
+        app = next(iter(apps.values()))
+    else:
+        folder = Path(module.__file__).parent if module.__file__ else None
+        app = App(module.__name__.rpartition(".")[2] or "asgi", config_dir=folder)
+    app.serve_asgi(value)
+    return app

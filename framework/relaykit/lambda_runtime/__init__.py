@@ -24,11 +24,11 @@ def _app_reference(argv: Sequence[str]) -> str | None:
 
 
 async def _main(ref: str, address: str) -> int:
-    from relaykit.cli.loader import load_app
+    from relaykit.cli.loader import load_lambda_target
     from relaykit.lambda_runtime.loop import Runtime, print_init_failure
 
     try:
-        app = load_app(ref)
+        app = load_lambda_target(ref)
     except Exception as exc:
         print_init_failure(exc)
         client = RuntimeClient(address)

@@ -186,10 +186,11 @@ class Endpoints:
         return endpoint
 
 
-def add_routes(router: APIRouter, app: App, registry: SchemaRegistry) -> None:
-    """Add one POST route per task and stream of ``app`` to ``router``."""
+def add_routes(router: APIRouter, app: App, registry: SchemaRegistry, prefix: str = "") -> None:
+    """Add ``app``'s routes to ``router``: one POST per handler, and the runs API when the app
+    has workflows (``prefix`` is where the router is mounted, for the run URLs it returns)."""
     endpoints = Endpoints(app)
-    runs = RunsEndpoints(app, lambda request: read_body(request, endpoints.limit))
+    runs = RunsEndpoints(app, lambda request: read_body(request, endpoints.limit), prefix)
     for spec in app.handlers:
         if spec.kind == "workflow":
             endpoint: Callable[[Request], Awaitable[Any]] = runs.start(spec)
@@ -213,14 +214,49 @@ def add_routes(router: APIRouter, app: App, registry: SchemaRegistry) -> None:
         add_runs_routes(router, runs)
 
 
-def build_router(app: App, registry: SchemaRegistry, prefix: str = "") -> APIRouter:
-    """An ``APIRouter`` with one POST route per task and stream of ``app``."""
-    router = APIRouter(prefix=prefix)
-    add_routes(router, app, registry)
+def build_router(app: App, prefix: str = "") -> APIRouter:
+    """``app``'s handlers and runs API as an ``APIRouter`` for an existing FastAPI application.
+
+    Included with ``api.include_router(app.router(prefix="/ai"))``, the routes run under the host
+    application's middleware, dependencies and exception handlers; the router's lifespan starts
+    the app's hooks (and the workflow sweeper) with the host's, and adds relaykit's schemas to
+    the host's OpenAPI document.
+    """
+    registry = SchemaRegistry()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(host: Any) -> AsyncIterator[None]:
+        if isinstance(host, FastAPI):
+            _install_openapi(host, registry)
+        async with _running(app):
+            yield
+
+    router = APIRouter(prefix=prefix, lifespan=lifespan)
+    add_routes(router, app, registry, prefix=prefix)
     return router
 
 
+@contextlib.asynccontextmanager
+async def _running(app: App) -> AsyncIterator[None]:
+    """The app's startup hooks and workflow sweeper, for as long as the server runs."""
+    await app.startup()
+    sweeper = start_sweeper(app)
+    try:
+        yield
+    finally:
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+        await app.shutdown()
+
+
 def _install_openapi(api: FastAPI, registry: SchemaRegistry) -> None:
+    """Make ``api``'s OpenAPI document include ``registry``'s schemas (once per registry)."""
+    installed: list[SchemaRegistry] = api.__dict__.setdefault("_relaykit_registries", [])
+    if any(known is registry for known in installed):
+        return
+    installed.append(registry)
     generate = api.openapi
 
     def openapi() -> dict[str, Any]:
@@ -270,16 +306,8 @@ def build_asgi(app: App) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await app.startup()
-        sweeper = start_sweeper(app)
-        try:
+        async with _running(app):
             yield
-        finally:
-            if sweeper is not None:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
-            await app.shutdown()
 
     api = FastAPI(
         title=app.name,

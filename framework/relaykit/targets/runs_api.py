@@ -43,16 +43,19 @@ def _error(exc: RequestError) -> Response:
     return _json(exc.to_body(), exc.status)
 
 
-def _run_path(request: Request, run_id: str) -> str:
-    return f"{request.scope.get('root_path', '')}/runs/{run_id}"
+def _run_path(request: Request, prefix: str, run_id: str) -> str:
+    return f"{request.scope.get('root_path', '')}{prefix}/runs/{run_id}"
 
 
 class RunsEndpoints:
     """The runs API endpoints of one app (its engine is built on first use)."""
 
-    def __init__(self, app: App, read_body: Callable[[Request], Awaitable[bytes]]) -> None:
+    def __init__(
+        self, app: App, read_body: Callable[[Request], Awaitable[bytes]], prefix: str = ""
+    ) -> None:
         self.app = app
         self.read_body = read_body
+        self.prefix = prefix
 
     def start(self, spec: HandlerSpec) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -66,7 +69,7 @@ class RunsEndpoints:
             except RequestError as exc:
                 return _error(exc)
             view = await self.app.engine.get(run_id)
-            url = _run_path(request, run_id)
+            url = _run_path(request, self.prefix, run_id)
             return _json(
                 {
                     "run_id": run_id,
