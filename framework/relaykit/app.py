@@ -83,9 +83,14 @@ class App:
     # Registration -------------------------------------------------------------------------
 
     def _add(
-        self, kind: Kind, path: str, fn: Callable[..., Any], summary: str | None
+        self,
+        kind: Kind,
+        path: str,
+        fn: Callable[..., Any],
+        summary: str | None,
+        max_concurrency: int | None = None,
     ) -> HandlerSpec:
-        spec = build_spec(kind, path, fn, summary=summary)
+        spec = build_spec(kind, path, fn, summary=summary, max_concurrency=max_concurrency)
         existing = self._handlers.get(path)
         if existing is not None:
             raise RegistrationError(
@@ -101,31 +106,49 @@ class App:
         return spec
 
     def add_task(
-        self, path: str, fn: Callable[..., Any], *, summary: str | None = None
+        self,
+        path: str,
+        fn: Callable[..., Any],
+        *,
+        summary: str | None = None,
+        max_concurrency: int | None = None,
     ) -> HandlerSpec:
-        """Register ``fn`` as a task at ``path``: POST JSON in, JSON out."""
-        return self._add("task", path, fn, summary)
+        """Register ``fn`` as a task at ``path``: POST JSON in, JSON out.
+
+        ``max_concurrency`` caps how many calls of this handler run at once in one process
+        (default: unlimited for ``async def``, 1 for a sync ``def``, which runs in a thread).
+        """
+        return self._add("task", path, fn, summary, max_concurrency)
 
     def add_stream(
-        self, path: str, fn: Callable[..., Any], *, summary: str | None = None
+        self,
+        path: str,
+        fn: Callable[..., Any],
+        *,
+        summary: str | None = None,
+        max_concurrency: int | None = None,
     ) -> HandlerSpec:
         """Register the async generator ``fn`` as a stream at ``path``: POST JSON in, chunks out."""
-        return self._add("stream", path, fn, summary)
+        return self._add("stream", path, fn, summary, max_concurrency)
 
-    def task(self, path: str, *, summary: str | None = None) -> Callable[[F], F]:
+    def task(
+        self, path: str, *, summary: str | None = None, max_concurrency: int | None = None
+    ) -> Callable[[F], F]:
         """Decorator form of ``add_task``; returns the function unchanged."""
 
         def register(fn: F) -> F:
-            self.add_task(path, fn, summary=summary)
+            self.add_task(path, fn, summary=summary, max_concurrency=max_concurrency)
             return fn
 
         return register
 
-    def stream(self, path: str, *, summary: str | None = None) -> Callable[[F], F]:
+    def stream(
+        self, path: str, *, summary: str | None = None, max_concurrency: int | None = None
+    ) -> Callable[[F], F]:
         """Decorator form of ``add_stream``; returns the function unchanged."""
 
         def register(fn: F) -> F:
-            self.add_stream(path, fn, summary=summary)
+            self.add_stream(path, fn, summary=summary, max_concurrency=max_concurrency)
             return fn
 
         return register

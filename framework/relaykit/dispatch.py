@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -94,14 +95,34 @@ def _call_args(spec: HandlerSpec, body: Any, ctx: Context) -> dict[str, Any]:
     return kwargs
 
 
+_LIMITS: weakref.WeakKeyDictionary[Any, dict[int, Any]] = weakref.WeakKeyDictionary()
+
+
+def limiter(spec: HandlerSpec) -> Any:
+    """The semaphore enforcing ``spec.max_concurrency`` on the running loop (None: no limit)."""
+    if spec.max_concurrency is None:
+        return None
+    import asyncio
+
+    per_loop = _LIMITS.setdefault(asyncio.get_running_loop(), {})
+    semaphore = per_loop.get(id(spec))
+    if semaphore is None:
+        semaphore = per_loop[id(spec)] = asyncio.Semaphore(spec.max_concurrency)
+    return semaphore
+
+
 async def call_task(spec: HandlerSpec, body: Any, ctx: Context) -> Any:
     """Run a task handler with an already-validated body; return its raw result."""
     kwargs = _call_args(spec, body, ctx)
-    if spec.is_async:
+    semaphore = limiter(spec)
+    if semaphore is None:
         return await spec.fn(**kwargs)
-    import asyncio
+    async with semaphore:
+        if spec.is_async:
+            return await spec.fn(**kwargs)
+        import asyncio
 
-    return await asyncio.to_thread(spec.fn, **kwargs)
+        return await asyncio.to_thread(spec.fn, **kwargs)
 
 
 def open_stream(spec: HandlerSpec, body: Any, ctx: Context) -> AsyncIterator[Any]:
@@ -136,14 +157,21 @@ async def run_task(spec: HandlerSpec, payload: Any, ctx: Context) -> Any:
 
 async def iter_chunks(spec: HandlerSpec, body: Any, ctx: Context) -> AsyncIterator[Chunk]:
     """Call a stream handler with a validated body; encode each chunk; close it on exit."""
+    semaphore = limiter(spec)
+    if semaphore is not None:
+        await semaphore.acquire()
     generator = open_stream(spec, body, ctx)
     try:
         async for value in generator:
             yield encode_chunk(spec, value)
     finally:
-        aclose = getattr(generator, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        try:
+            aclose = getattr(generator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        finally:
+            if semaphore is not None:
+                semaphore.release()
 
 
 async def run_stream(spec: HandlerSpec, payload: Any, ctx: Context) -> AsyncIterator[Chunk]:

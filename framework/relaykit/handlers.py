@@ -40,6 +40,8 @@ class HandlerSpec:
     output_type: Any
     summary: str
     is_async: bool
+    max_concurrency: int | None = None
+    """Calls of this handler allowed at once in one process (``None``: unlimited)."""
 
     @property
     def takes_body(self) -> bool:
@@ -120,7 +122,12 @@ def _stream_chunk_type(return_hint: Any) -> Any:
 
 
 def build_spec(
-    kind: Kind, path: str, fn: Callable[..., Any], *, summary: str | None
+    kind: Kind,
+    path: str,
+    fn: Callable[..., Any],
+    *,
+    summary: str | None,
+    max_concurrency: int | None = None,
 ) -> HandlerSpec:
     """Check ``fn`` for ``kind`` and return its spec; raise ``RegistrationError`` otherwise."""
     if not callable(fn):
@@ -166,4 +173,14 @@ def build_spec(
         output_type=output,
         summary=summary or (doc.splitlines()[0] if doc else ""),
         is_async=is_async,
+        max_concurrency=_concurrency(max_concurrency, is_async, where),
     )
+
+
+def _concurrency(limit: int | None, is_async: bool, where: str) -> int | None:
+    """The handler's concurrency cap: the given one, else none for async and 1 for sync."""
+    if limit is None:
+        return None if is_async else 1
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise RegistrationError(f"{where}: max_concurrency must be a whole number >= 1 or None")
+    return limit

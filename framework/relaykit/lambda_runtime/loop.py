@@ -10,6 +10,7 @@ not followed by an ``/error`` post; a 500 from the API ends the process, as the 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -52,6 +53,9 @@ class Runtime:
         self.app = app
         self.client = RuntimeClient(address)
         self.handler = app.lambda_handler
+        raw = os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY", "1")
+        self.slots = int(raw) if raw.isdigit() and int(raw) > 0 else 1
+        """How many invocations this process serves at once (``AWS_LAMBDA_MAX_CONCURRENCY``)."""
 
     async def init(self) -> bool:
         """Start the app (hooks, adapters, lifespan); report a failure to ``/init/error``."""
@@ -66,19 +70,39 @@ class Runtime:
         return True
 
     async def serve(self, *, max_invocations: int | None = None) -> None:
-        """Take invocations until the process ends (or ``max_invocations`` for tests)."""
-        served = 0
-        while max_invocations is None or served < max_invocations:
-            invocation = await self.client.next_invocation()
-            await self.invoke(invocation)
-            served += 1
+        """Take invocations until the process ends (or ``max_invocations`` for tests).
+
+        On Lambda Managed Instances (``AWS_LAMBDA_MAX_CONCURRENCY`` above 1) this keeps that many
+        invocations in flight from this one process: one ``/next`` long-poll per free slot, every
+        invocation with its own context (request id, deadline, trace id), sharing the app, its
+        model client and its connection pools.
+        """
+        slots = self.slots
+        counter = iter(range(max_invocations)) if max_invocations is not None else None
+
+        async def slot() -> None:
+            while counter is None or next(counter, None) is not None:
+                invocation = await self.client.next_invocation()
+                await self.invoke(invocation)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(slots):
+                    group.create_task(slot())
+        except BaseExceptionGroup as failures:
+            gone = failures.subgroup(RuntimeGone)
+            first = failures.exceptions[0] if gone is None else gone.exceptions[0]
+            raise first from None
 
     async def invoke(self, invocation: NextInvocation) -> None:
         """Serve one invocation and post its outcome."""
-        if invocation.trace_id:
-            os.environ[TRACE_ENV] = invocation.trace_id
-        else:
-            os.environ.pop(TRACE_ENV, None)
+        if self.slots == 1:
+            # One invocation per process: export the trace header as the managed runtime does
+            # (SDKs read it). With several in flight it stays on each invocation's context only.
+            if invocation.trace_id:
+                os.environ[TRACE_ENV] = invocation.trace_id
+            else:
+                os.environ.pop(TRACE_ENV, None)
         context = RuntimeContext(invocation)
         request_id = invocation.request_id
         try:

@@ -57,6 +57,10 @@ class FunctionConfig:
     handler: str = "index.handler"
     invoke_mode: InvokeMode = "BUFFERED"
     concurrency: int = 10
+    max_concurrency: int = 1
+    """Invocations one environment serves at once. Above 1 the environment is a Lambda Managed
+    Instances one: ``AWS_LAMBDA_MAX_CONCURRENCY`` is set and concurrent ``/next`` calls are
+    answered, each with its own invocation."""
     task_root: str | None = None
     cwd: str | None = None
     region: str = DEFAULT_REGION
@@ -74,6 +78,8 @@ class FunctionConfig:
             raise ValueError(f"FunctionConfig {self.name!r}: timeout must be > 0 seconds")
         if self.concurrency < 1:
             raise ValueError(f"FunctionConfig {self.name!r}: concurrency must be >= 1")
+        if self.max_concurrency < 1:
+            raise ValueError(f"FunctionConfig {self.name!r}: max_concurrency must be >= 1")
         if self.invoke_mode not in ("BUFFERED", "RESPONSE_STREAM"):
             raise ValueError(
                 f"FunctionConfig {self.name!r}: invoke_mode must be BUFFERED or RESPONSE_STREAM"

@@ -48,6 +48,11 @@ def lambda_environment(config: FunctionConfig, runtime_api: str, log_stream: str
         "LAMBDA_TASK_ROOT": task_root,
         "LAMBDA_RUNTIME_DIR": task_root,
         "TZ": ":UTC",
+        **(
+            {"AWS_LAMBDA_MAX_CONCURRENCY": str(config.max_concurrency)}
+            if config.max_concurrency > 1
+            else {}
+        ),
     }
 
 
@@ -63,7 +68,12 @@ class ExecutionEnvironment:
         self.spawned_at = 0.0
         self.init_duration_ms: float | None = None
         self.invocations = 0
+        self.reserved = 0
+        """Invocations the pool has handed to this environment and not yet taken back."""
         self.discarded = False
+        self._init: asyncio.Future[RuntimeOutcome | None] | None = None
+        self._started = asyncio.Event()
+        """Set when ``start`` returned or failed: invocations handed out meanwhile wait for it."""
         self._log = bytearray()
         self._log_mark = 0
         self._reader: asyncio.Task[None] | None = None
@@ -83,6 +93,12 @@ class ExecutionEnvironment:
         return self.process.pid if self.process is not None else None
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        finally:
+            self._started.set()
+
+    async def _start(self) -> None:
         self.api = RuntimeAPI(self.config.timeout)
         await self.api.start()
         env = dict(os.environ) if self.config.inherit_env else {}
@@ -114,15 +130,23 @@ class ExecutionEnvironment:
         self._write_log(line.encode() + b"\n")
 
     async def invoke(self, invocation: Invocation) -> InvocationResult:
-        """Run ``invocation`` to its end; the environment is discarded on any platform failure."""
-        assert self.api is not None and self.process is not None
+        """Run ``invocation`` to its end; the environment is discarded on any platform failure.
+
+        With ``max_concurrency`` above 1 (Managed Instances) several invocations run here at once;
+        a timeout then fails only its own invocation and the worker keeps serving the others
+        (the service's exact behaviour is UNCONFIRMED; see docs/lambda-emulator.md).
+        """
+        await self._started.wait()
+        if self.api is None or self.process is None:
+            raise RuntimeError(f"environment {self.id} of {self.config.name!r} failed to start")
         cold = self.invocations == 0
         self.invocations += 1
-        if cold:
-            failure = await self._wait_init(invocation)
-            if failure is not None:
-                await _let_output_arrive()
-                return self._finish(invocation, failure, started=time.monotonic(), cold=True)
+        if self._init is None:
+            self._init = asyncio.ensure_future(self._wait_init(invocation))
+        failure = await asyncio.shield(self._init)
+        if failure is not None:
+            await _let_output_arrive()
+            return self._finish(invocation, failure, started=time.monotonic(), cold=cold)
         started = time.monotonic()
         self.platform_log(f"START RequestId: {invocation.request_id} Version: $LATEST")
         outcome_future: asyncio.Future[Any] = self.api.offer(invocation)
@@ -140,7 +164,9 @@ class ExecutionEnvironment:
         elif exited in done:
             outcome = self._exit_outcome(invocation)
         else:
-            await self.kill()
+            outcome_future.cancel()
+            if self.config.max_concurrency == 1:
+                await self.kill()
             payload = timeout_payload(invocation.request_id, self.config.timeout)
             outcome = RuntimeOutcome(payload, "application/json", error_type="Sandbox.Timedout")
             self.platform_log(

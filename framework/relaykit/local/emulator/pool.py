@@ -54,16 +54,37 @@ class FunctionPool:
     async def invoke(self, invocation: Invocation, *, wait: bool = False) -> InvocationResult:
         return await self.start(invocation, wait=wait)
 
+    def _shared(self) -> ExecutionEnvironment | None:
+        """A running environment with a free slot (Managed Instances: several per process)."""
+        for env in self._busy:
+            starting_or_alive = env.process is None or env.process.returncode is None
+            if (
+                not env.discarded
+                and starting_or_alive
+                and env.reserved < self.config.max_concurrency
+            ):
+                return env
+        return None
+
     def _has_capacity(self) -> bool:
-        return bool(self._idle) or len(self._busy) < self.config.concurrency
+        return (
+            bool(self._idle)
+            or len(self._busy) < self.config.concurrency
+            or self._shared() is not None
+        )
 
     async def _acquire(self, wait: bool) -> ExecutionEnvironment:
         async with self._capacity:
             if wait:
                 await self._capacity.wait_for(self._has_capacity)
+            shared = self._shared()
+            if shared is not None:
+                shared.reserved += 1
+                return shared
             while self._idle:
                 env = self._idle.pop()
                 if env.alive:
+                    env.reserved = 1
                     self._busy.add(env)
                     return env
                 await env.close()
@@ -71,6 +92,7 @@ class FunctionPool:
             if len(self._busy) >= self.config.concurrency:
                 raise ThrottledError(self.config.name)
             env = ExecutionEnvironment(self.config, self._log_sink)
+            env.reserved = 1
             self._busy.add(env)
         self.cold_starts += 1
         try:
@@ -81,8 +103,14 @@ class FunctionPool:
         return env
 
     async def _release(self, env: ExecutionEnvironment, keep: bool) -> None:
-        discard = not (keep and env.alive) or self.closed
         async with self._capacity:
+            env.reserved = max(0, env.reserved - 1)
+            if not keep:
+                env.discarded = True
+            if env.reserved > 0:
+                self._capacity.notify_all()
+                return
+            discard = not (keep and env.alive) or self.closed
             self._busy.discard(env)
             if discard:
                 self.exit_codes.append(env.returncode)

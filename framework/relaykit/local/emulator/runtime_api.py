@@ -60,9 +60,8 @@ class RuntimeAPI:
         self.ready: asyncio.Future[float] = loop.create_future()
         """Resolves with ``time.monotonic()`` of the first ``/next``: init is over."""
         self.init_error: asyncio.Future[tuple[str | None, bytes]] = loop.create_future()
-        self._offered: asyncio.Queue[Invocation] = asyncio.Queue(maxsize=1)
-        self._current: Invocation | None = None
-        self._outcome: asyncio.Future[RuntimeOutcome] | None = None
+        self._offered: asyncio.Queue[Invocation] = asyncio.Queue()
+        self._inflight: dict[str, tuple[Invocation, asyncio.Future[RuntimeOutcome]]] = {}
 
     @property
     def address(self) -> str:
@@ -78,10 +77,11 @@ class RuntimeAPI:
     def offer(self, invocation: Invocation) -> asyncio.Future[RuntimeOutcome]:
         """Queue ``invocation`` for the next ``/next``; its deadline starts now."""
         invocation.deadline_ms = int((time.time() + self.timeout) * 1000)
-        self._current = invocation
-        self._outcome = asyncio.get_running_loop().create_future()
+        outcome: asyncio.Future[RuntimeOutcome] = asyncio.get_running_loop().create_future()
+        self._inflight[invocation.request_id] = (invocation, outcome)
+        outcome.add_done_callback(lambda _: self._inflight.pop(invocation.request_id, None))
         self._offered.put_nowait(invocation)
-        return self._outcome
+        return outcome
 
     # -- routing ------------------------------------------------------------------------------
 
@@ -142,10 +142,11 @@ class RuntimeAPI:
         await responder.send(200, headers, invocation.payload)
 
     def _in_flight(self, request_id: str) -> Invocation | None:
-        inv = self._current
-        if inv is None or inv.request_id != request_id or inv.finished:
+        entry = self._inflight.get(request_id)
+        if entry is None:
             return None
-        if self._outcome is None or self._outcome.done() or inv.response_mode is not None:
+        inv, outcome = entry
+        if inv.finished or outcome.done() or inv.response_mode is not None:
             return None
         return inv
 
@@ -186,11 +187,12 @@ class RuntimeAPI:
                 f"Response payload size exceeded maximum allowed payload size ({limit} bytes)."
             )
             self._settle(
+                inv.request_id,
                 RuntimeOutcome(
                     error_payload("Function.ResponseSizeTooLarge", message),
                     "application/json",
                     error_type="Function.ResponseSizeTooLarge",
-                )
+                ),
             )
             await _reply(
                 responder,
@@ -203,7 +205,9 @@ class RuntimeAPI:
         inv.push_chunk(body)
         prelude = _buffered_prelude(body, content_type)
         record = ChunkRecord(0, len(body), time.monotonic())
-        self._settle(RuntimeOutcome(body, content_type, prelude=prelude, chunks=(record,)))
+        self._settle(
+            inv.request_id, RuntimeOutcome(body, content_type, prelude=prelude, chunks=(record,))
+        )
         await responder.send(202, _JSON, b'{"status":"OK"}')
 
     async def _streaming(
@@ -239,7 +243,7 @@ class RuntimeAPI:
             outcome.payload = _decode_error_body(
                 trailers.get(ERROR_BODY_TRAILER), outcome.error_type
             )
-        self._settle(outcome)
+        self._settle(inv.request_id, outcome)
         await responder.send(202, _JSON, b'{"status":"OK"}')
 
     async def _error(self, request_id: str, request: Request, responder: Responder) -> None:
@@ -254,7 +258,7 @@ class RuntimeAPI:
             )
             return
         error_type, payload = _error_report(request, body)
-        self._settle(RuntimeOutcome(payload, "application/json", error_type=error_type))
+        self._settle(request_id, RuntimeOutcome(payload, "application/json", error_type=error_type))
         await responder.send(202, _JSON, b'{"status":"OK"}')
 
     async def _init_error(self, request: Request, responder: Responder) -> None:
@@ -271,9 +275,10 @@ class RuntimeAPI:
         self.init_error.set_result((error_type, payload))
         await responder.send(202, _JSON, b'{"status":"OK"}')
 
-    def _settle(self, outcome: RuntimeOutcome) -> None:
-        if self._outcome is not None and not self._outcome.done():
-            self._outcome.set_result(outcome)
+    def _settle(self, request_id: str, outcome: RuntimeOutcome) -> None:
+        entry = self._inflight.get(request_id)
+        if entry is not None and not entry[1].done():
+            entry[1].set_result(outcome)
 
 
 async def _reply(responder: Responder, status: int, error_type: str, message: str) -> None:
