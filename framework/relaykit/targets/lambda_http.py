@@ -148,9 +148,35 @@ def fits(out: dict[str, Any], limit: int) -> bool:
     return len(json.dumps(out)) <= limit
 
 
+class MalformedEvent(ValueError):
+    """An HTTP event whose fields make no valid request (the message names the field)."""
+
+
+def check_scope(scope: MutableMapping[str, Any]) -> None:
+    """Refuse a scope built from mistyped event fields before the ASGI app sees it."""
+    method = scope.get("method")
+    if not isinstance(method, str) or not method.isalpha():
+        raise MalformedEvent(
+            "the HTTP method (httpMethod or requestContext.http.method) must be "
+            "a method name such as GET or POST"
+        )
+    if not isinstance(scope.get("path"), str):
+        raise MalformedEvent("the path (path or rawPath) must be a string")
+    if not isinstance(scope.get("query_string", b""), bytes):
+        raise MalformedEvent("the query string parameters must be strings")
+    for pair in scope.get("headers", []):
+        if not (
+            isinstance(pair, list | tuple)
+            and len(pair) == 2
+            and all(isinstance(part, bytes) for part in pair)
+        ):
+            raise MalformedEvent("header names and values must be strings")
+
+
 def bad_event(exc: BaseException) -> dict[str, Any]:
     """The answer to an HTTP-looking event Mangum cannot read (no shape to answer in)."""
-    body = BadRequest(f"malformed HTTP event: {type(exc).__name__} {exc}").to_body()
+    detail = str(exc) if isinstance(exc, MalformedEvent) else f"{type(exc).__name__} {exc}"
+    body = BadRequest(f"malformed HTTP event: {detail}").to_body()
     return {
         "statusCode": 400,
         "headers": {"content-type": "application/json"},
@@ -191,21 +217,27 @@ class HttpBridge:
         try:
             adapter = self.mangum.infer(event, context)
             scope = adapter.scope
-        except (KeyError, TypeError, AttributeError, ValueError, RuntimeError) as exc:
+            check_scope(scope)
+        except Exception as exc:  # a field of the wrong type or shape: Mangum cannot read it
             return Outcome(bad_event(exc), "other")
         path = str(scope.get("path", ""))
         try:
             body = adapter.body
-        except (binascii.Error, ValueError, TypeError):
-            error = BadRequest("the body is marked isBase64Encoded but is not valid base64")
-            return self._answer(event, adapter, json_body(400, error.to_body()), path)
+        except Exception as exc:
+            if event.get("isBase64Encoded") and isinstance(exc, binascii.Error | ValueError):
+                error = BadRequest("the body is marked isBase64Encoded but is not valid base64")
+                return self._answer(event, adapter, json_body(400, error.to_body()), path)
+            return Outcome(bad_event(exc), "other")
         scope["state"] = self.lifespan.state.copy()
         cycle = BufferedCycle(scope, body, self.limit)
         await cycle.run(self.asgi)
         return self._answer(event, adapter, cycle.response(), path)
 
     def _answer(self, event: dict[str, Any], adapter: Any, response: Any, path: str) -> Outcome:
-        out: dict[str, Any] = adapter(response)
+        try:
+            out: dict[str, Any] = adapter(response)
+        except Exception as exc:  # the event's own fields cannot shape a response
+            return Outcome(bad_event(exc), "other")
         if response["status"] != 413 and not fits(out, self.limit):
             size = len(json.dumps(out))
             out = adapter(json_body(413, too_large(size, self.limit, over=False).to_body()))
@@ -225,8 +257,9 @@ class HttpBridge:
         try:
             adapter = self.mangum.infer(event, context)
             scope = adapter.scope
+            check_scope(scope)
             body = adapter.body
-        except (KeyError, TypeError, AttributeError, ValueError, RuntimeError) as exc:
+        except Exception as exc:
             error = BadRequest(f"malformed HTTP event: {type(exc).__name__} {exc}")
             await sink.write(prelude(400, [(b"content-type", b"application/json")]))
             await sink.write(json.dumps(error.to_body()).encode())
