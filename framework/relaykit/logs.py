@@ -107,12 +107,26 @@ def configure(*, service: str, level: str, fmt: str) -> logging.Logger:
             logger.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler.relaykit_handler = True  # type: ignore[attr-defined]
-    handler.setFormatter(JsonFormatter(service) if fmt == "json" else TextFormatter())
+    formatter = JsonFormatter(service) if fmt == "json" else TextFormatter()
+    handler.setFormatter(RedactingFormatter(formatter))
     handler.addFilter(InvocationFilter())
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False
     return logger
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats with ``inner``, then removes secret values (``relaykit.redact``) from the line."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        from relaykit.redact import redact
+
+        return redact(self.inner.format(record))
 
 
 class BoundLogger(logging.LoggerAdapter[logging.Logger]):

@@ -120,9 +120,11 @@ def qualified_name(exc_type: type[BaseException]) -> str:
 
 def encode_error(exc: BaseException, *, attempts: int = 1, step: str | None = None) -> str:
     """An exception as the JSON error object stored in the log."""
+    from relaykit.redact import redact
+
     error: dict[str, Any] = {
         "type": qualified_name(type(exc)),
-        "message": str(exc),
+        "message": redact(str(exc)),
         "attempts": getattr(exc, "attempts", attempts),
     }
     step = step or getattr(exc, "step", None)
@@ -132,7 +134,7 @@ def encode_error(exc: BaseException, *, attempts: int = 1, step: str | None = No
     if cause is not None:
         error["cause"] = cause
     frames = traceback.format_exception(exc)
-    error["traceback"] = "".join(frames[-6:])[-4000:]
+    error["traceback"] = redact("".join(frames[-6:])[-4000:])
     return json.dumps(error, separators=(",", ":"))
 
 

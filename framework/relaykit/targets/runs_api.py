@@ -47,6 +47,17 @@ def _run_path(request: Request, prefix: str, run_id: str) -> str:
     return f"{request.scope.get('root_path', '')}{prefix}/runs/{run_id}"
 
 
+def without_tracebacks(run: dict[str, Any]) -> dict[str, Any]:
+    """A run as callers see it: recorded errors keep their type and message, never the stored
+    traceback (which is for operators: ``relaykit runs show``)."""
+    if isinstance(run.get("error"), dict):
+        run["error"] = {k: v for k, v in run["error"].items() if k != "traceback"}
+    for step in run.get("steps", []):
+        if isinstance(step.get("error"), dict):
+            step["error"] = {k: v for k, v in step["error"].items() if k != "traceback"}
+    return run
+
+
 class RunsEndpoints:
     """The runs API endpoints of one app (its engine is built on first use)."""
 
@@ -87,7 +98,7 @@ class RunsEndpoints:
             view = await self.app.engine.get(request.path_params["run_id"])
         except RunNotFound as exc:
             return _error(NotFound(str(exc)))
-        return _json(view.to_dict())
+        return _json(without_tracebacks(view.to_dict()))
 
     async def list(self, request: Request) -> Response:
         query = request.query_params
