@@ -1,4 +1,7 @@
-# The container target: `relaykit serve` behind uvicorn, as a non-root user.
+# One image, both targets, as a non-root user (docker-entrypoint.sh picks the command):
+# - ECS/Fargate or any container host: `relaykit serve` behind uvicorn on $PORT.
+# - AWS Lambda (container image): AWS_LAMBDA_RUNTIME_API is set by Lambda, so relaykit's own
+#   Lambda runtime (`python -m relaykit.lambda_runtime`, with response streaming) serves the app.
 # Build: docker build -t relaykit-app .   Run: docker run -p 8000:8000 relaykit-app
 # Serve another app: docker run -e APP_REF=myapp.main:app ...
 FROM python:3.11-slim AS runtime
@@ -19,13 +22,14 @@ COPY pyproject.toml README.md ./
 # hadolint ignore=DL3013
 RUN mkdir -p framework/relaykit \
     && touch framework/relaykit/__init__.py \
-    && pip install --no-cache-dir '.[server]' \
+    && pip install --no-cache-dir '.[server,lambda]' \
     && pip uninstall --yes relaykit \
     && rm -rf framework
 
 # Then the code, compiled to bytecode so that imports stay fast.
 COPY framework/ framework/
 COPY examples/ examples/
+COPY --chmod=755 docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 RUN pip install --no-cache-dir --no-deps . \
     && python -m compileall -q examples
 
@@ -33,4 +37,5 @@ USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8000') + '/healthz', timeout=4)"]
-CMD ["sh", "-c", "exec relaykit serve \"$APP_REF\" --host 0.0.0.0 --port \"$PORT\""]
+# Lambda runs the image's ENTRYPOINT too; a Lambda ImageConfig Command (CMD) is appended to it.
+ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]

@@ -56,6 +56,25 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     dev.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     dev.add_argument("--no-reload", action="store_true", help="do not restart on file changes")
+    dev.add_argument(
+        "--lambda",
+        dest="lambda_",
+        action="store_true",
+        help="run under the local Lambda emulator (relaykit's runtime as a worker process) "
+        "behind a Function URL on 127.0.0.1; prints the URL and the Invoke API endpoint",
+    )
+    dev.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="with --lambda: the function timeout; the worker is SIGKILLed at it (default 30)",
+    )
+    dev.add_argument(
+        "--stream",
+        action="store_true",
+        help="with --lambda: Function URL InvokeMode RESPONSE_STREAM (default BUFFERED)",
+    )
 
     invoke = commands.add_parser(
         "invoke",
@@ -95,6 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 workers=args.workers,
                 log_level=args.log_level,
             )
+            return 0
+        if args.command == "dev" and args.lambda_:
+            from relaykit.cli.dev_lambda import dev_lambda
+
+            dev_lambda(args.app, timeout=args.timeout, stream=args.stream)
             return 0
         if args.command == "dev":
             from relaykit.cli.serve import dev
