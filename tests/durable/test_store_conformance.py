@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from relaykit.durable.store import StepRecord, Store
@@ -200,3 +202,45 @@ def test_large_values_round_trip(store: Store) -> None:
     loaded = store.load("r1")
     assert loaded is not None
     assert loaded[0].input == big and loaded[1][0].value == big
+
+
+def test_append_progress_takes_the_next_id_and_is_fenced(store: Store) -> None:
+    """Progress entries appended between commits (model tokens) take the next ids, in order
+    with the step commits, survive a lease change, and a stale lease cannot append."""
+    store.create_run("r1", "wf", "null", now=NOW)
+    first = store.acquire("r1", "a", now=NOW, lease_seconds=LEASE).lease
+    assert first is not None
+    assert store.append_progress(first, "token", {"text": "Hel"}, now=NOW) == 2
+    assert store.append_progress(first, "token", {"text": "lo"}, now=NOW) == 3
+    store.commit_step(first, _done("0"), now=NOW, lease_seconds=LEASE)
+    second = store.acquire("r1", "b", now=NOW + LEASE + 1, lease_seconds=LEASE).lease
+    assert second is not None and second.progress_seq == 4
+    with pytest.raises(LeaseLost):
+        store.append_progress(first, "token", {"text": "zombie"}, now=NOW + LEASE + 2)
+    assert store.append_progress(second, "token", {"text": "!"}, now=NOW + LEASE + 2) == 5
+    entries = store.progress("r1")
+    assert [(p.id, p.kind) for p in entries] == [
+        (1, "created"),
+        (2, "token"),
+        (3, "token"),
+        (4, "step"),
+        (5, "token"),
+    ]
+    assert [json.loads(p.data)["text"] for p in entries if p.kind == "token"] == ["Hel", "lo", "!"]
+    assert [p.id for p in store.progress("r1", after_id=3)] == [4, 5]
+
+
+def test_step_usage_round_trips_and_reaches_the_progress_entry(store: Store) -> None:
+    """A step's usage record is stored with it, loaded back, and shown in its progress entry."""
+    usage = '{"model":"m","input_tokens":3,"output_tokens":5,"cost_usd":0.25}'
+    store.create_run("r1", "wf", "null", now=NOW)
+    lease = store.acquire("r1", "a", now=NOW, lease_seconds=LEASE).lease
+    assert lease is not None
+    step = StepRecord("0", "turn:1", "completed", value="{}", started_at=NOW, usage=usage)
+    store.commit_step(lease, step, now=NOW, lease_seconds=LEASE)
+    store.commit_step(lease, _done("1"), now=NOW, lease_seconds=LEASE)
+    loaded = store.load("r1")
+    assert loaded is not None
+    assert [s.usage for s in loaded[1]] == [usage, None]
+    data = [json.loads(p.data) for p in store.progress("r1") if p.kind == "step"]
+    assert data[0]["usage"] == json.loads(usage) and "usage" not in data[1]

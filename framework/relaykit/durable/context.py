@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from relaykit.context import Context
 from relaykit.durable import codec
+from relaykit.durable.llm_step import FLUSH_SECONDS, FLUSH_TOKENS, ModelCall, bind
 from relaykit.durable.retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
 from relaykit.durable.store import StepRecord
 from relaykit.errors import EventTimeout, NonDeterminismError, StepFailed
+from relaykit.model import Message, Model, Reply, ToolSpec
 
 if TYPE_CHECKING:
     from relaykit.durable.execution import Execution
@@ -29,6 +31,7 @@ T = TypeVar("T")
 Semantics = Literal["at_least_once", "at_most_once"]
 _NOT_GIVEN: Any = object()
 _current_step: ContextVar[str | None] = ContextVar("relaykit_step_id", default=None)
+_current_attempt: ContextVar[int] = ContextVar("relaykit_step_attempt", default=0)
 
 
 class Suspend(BaseException):
@@ -107,8 +110,71 @@ class WorkflowContext(Context):
         The value is committed before this returns; on replay it comes from the log. ``type``
         (default: ``fn``'s return annotation) is the type the value is restored as.
         """
-        step_id, record = self._next(name)
         annotation = codec.declared_type(fn) if type is _NOT_GIVEN else type
+        return await self._step(name, fn, args, retry, semantics, estimate, annotation)
+
+    async def llm_step(
+        self,
+        name: str,
+        messages: Sequence[Message],
+        *,
+        system: str | Sequence[Mapping[str, Any]] | None = None,
+        tools: Sequence[ToolSpec] | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        model: Model | None = None,
+        stream: bool = True,
+        retry: RetryPolicy | None = None,
+        estimate: float | None = None,
+        flush_tokens: int = FLUSH_TOKENS,
+        flush_seconds: float = FLUSH_SECONDS,
+        **options: Any,
+    ) -> Reply:
+        """Call the model (``model``, default ``ctx.llm``) as a durable step; return its ``Reply``.
+
+        While the step runs, the reply's text is appended to the run's progress stream as
+        ``token`` entries (batched: see ``relaykit.durable.llm_step``); the final reply and its
+        usage (tokens, cost) are committed at the end. On replay the stored ``Reply`` comes
+        back and the model is not called. ``stream=False`` calls ``complete`` (no tokens).
+        """
+        arguments = {
+            "system": system,
+            "tools": tools,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "remaining_seconds": self.remaining_seconds,
+            **options,
+        }
+        call = ModelCall(
+            self._x,
+            self.llm if model is None else bind(model, self),
+            messages,
+            arguments,
+            stream=stream,
+            flush_tokens=flush_tokens,
+            flush_seconds=flush_seconds,
+        )
+
+        async def body() -> Reply:
+            return await call.run(_current_step.get() or "", name, _current_attempt.get())
+
+        value: Reply = await self._step(
+            name, body, (), retry, "at_least_once", estimate, Reply, call.usage_of
+        )
+        return value
+
+    async def _step(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        args: Sequence[Any],
+        retry: RetryPolicy | None,
+        semantics: Semantics,
+        estimate: float | None,
+        annotation: Any,
+        usage_of: Callable[[Any], str | None] | None = None,
+    ) -> Any:
+        step_id, record = self._next(name)
         if record is not None and record.status == "completed":
             return codec.decode(record.value or "null", annotation)
         if record is not None and record.status == "failed":
@@ -130,12 +196,14 @@ class WorkflowContext(Context):
                     StepRecord(step_id, name, "running", attempts=attempts, started_at=started)
                 )
             token = _current_step.set(step_id)
+            attempt_token = _current_attempt.set(attempts)
             try:
                 value = await _call(fn, args)
             except Exception as exc:
                 not_before = await self._x.after_failure(step_id, name, exc, attempts, policy)
                 continue
             finally:
+                _current_attempt.reset(attempt_token)
                 _current_step.reset(token)
             duration = self._x.clock.now() - started
             text, restored = codec.round_trip(value, annotation)
@@ -148,6 +216,7 @@ class WorkflowContext(Context):
                     attempts=attempts,
                     started_at=started,
                     duration=duration,
+                    usage=usage_of(value) if usage_of is not None else None,
                 )
             )
             self._x.durations.add(name, duration)

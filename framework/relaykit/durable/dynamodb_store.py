@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from relaykit.durable.s3_blobs import S3Blobs
@@ -180,10 +181,11 @@ class DynamoDBStore:
             duration=None if duration is None else float(duration),
             wake_at=None if wake is None else float(wake),
             commit_seq=int(_num(item, "commit_seq", 0)),
+            usage=_str(item, "usage"),
         )
 
     def _progress_put(
-        self, run_id: str, seq: int, kind: str, data: dict[str, Any], now: float
+        self, run_id: str, seq: int, kind: str, data: Mapping[str, Any], now: float
     ) -> dict[str, Any]:
         return {
             "Put": {
@@ -193,7 +195,7 @@ class DynamoDBStore:
                     "sk": _s(f"P#{seq:012d}"),
                     "kind": _s("progress"),
                     "pkind": _s(kind),
-                    "data": _s(json.dumps(data, separators=(",", ":"))),
+                    "data": _s(json.dumps(dict(data), separators=(",", ":"))),
                     "at": _n(now),
                     "expires_at": _n(int(now + self.step_ttl_seconds)),
                 },
@@ -435,6 +437,8 @@ class DynamoDBStore:
             item["duration"] = _n(step.duration)
         if step.wake_at is not None:
             item["wake_at"] = _n(step.wake_at)
+        if step.usage is not None:
+            item["usage"] = _s(step.usage)
         self._put_text(item, "value", step.value, lease.run_id)
         self._put_text(item, "error", step.error, lease.run_id)
         ok = self._transact(
@@ -572,6 +576,22 @@ class DynamoDBStore:
             if _is_conditional_failure(exc):
                 self._fenced_failure(lease)
             raise StoreError(f"DynamoDB table {self.table}: renew failed: {exc}") from exc
+
+    def append_progress(
+        self, lease: Lease, kind: str, data: Mapping[str, Any], *, now: float
+    ) -> int:
+        seq = lease.progress_seq + 1
+        ok = self._transact(
+            [
+                self._run_update(lease, "SET progress_seq = :seq", {":seq": _n(seq)}),
+                self._progress_put(lease.run_id, seq, kind, data, now),
+            ]
+        )
+        if not ok:
+            self._fenced_failure(lease)
+            raise StoreError(f"run {lease.run_id}: progress entry {seq} failed a condition")
+        lease.progress_seq = seq
+        return seq
 
     # Writes from outside ------------------------------------------------------------------
 
@@ -795,4 +815,6 @@ def _step_progress(step: StepRecord) -> dict[str, Any]:
         data["duration"] = round(step.duration, 6)
     if step.wake_at is not None:
         data["wake_at"] = step.wake_at
+    if step.usage is not None:
+        data["usage"] = json.loads(step.usage)
     return data

@@ -76,6 +76,8 @@ class RunView:
     result: Any = None
     error: dict[str, Any] | None = None
     steps: list[dict[str, Any]] = field(default_factory=list)
+    usage: dict[str, Any] = field(default_factory=dict)
+    """Model usage summed over the run's ``llm_step`` steps (tokens, ``cost_usd``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +89,7 @@ class RunView:
             "result": self.result,
             "error": self.error,
             "steps": self.steps,
+            "usage": self.usage,
         }
 
 
@@ -470,6 +473,8 @@ def _view(run: RunRecord, steps: tuple[StepRecord, ...]) -> RunView:
         }
         if step.error:
             entry["error"] = codec.decode_error(step.error)
+        if step.usage:
+            entry["usage"] = json.loads(step.usage)
         history.append(entry)
     return RunView(
         run.run_id,
@@ -480,4 +485,17 @@ def _view(run: RunRecord, steps: tuple[StepRecord, ...]) -> RunView:
         json.loads(run.result) if run.result is not None else None,
         codec.decode_error(run.error) if run.error else None,
         history,
+        _usage_total([entry["usage"] for entry in history if "usage" in entry]),
     )
+
+
+_TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+
+
+def _usage_total(steps: builtins.list[dict[str, Any]]) -> dict[str, Any]:
+    """Tokens and cost summed over steps; ``cost_usd`` is ``None`` if no step had a price."""
+    total: dict[str, Any] = {key: sum(int(s.get(key, 0)) for s in steps) for key in _TOKEN_KEYS}
+    costs = [float(s["cost_usd"]) for s in steps if s.get("cost_usd") is not None]
+    total["cost_usd"] = round(sum(costs), 8) if costs else None
+    total["model_steps"] = len(steps)
+    return total

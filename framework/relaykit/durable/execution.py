@@ -149,6 +149,20 @@ class Execution:
         if record.status in ("completed", "failed"):
             self.new_steps += 1
 
+    async def append_progress(self, kind: str, data: dict[str, Any]) -> int:
+        """Append a progress entry (model tokens) outside a step commit; stop if the lease is
+        gone. Serialised with commits, so progress ids stay in order."""
+        if not self.store.blocking:
+            return self._fence(self.store.append_progress, kind, data)
+        async with self._write_lock:
+            return await self.call(self._fence, self.store.append_progress, kind, data)
+
+    def _fence(self, append: Callable[..., int], kind: str, data: dict[str, Any]) -> int:
+        try:
+            return append(self.lease, kind, data, now=self.clock.now())
+        except LeaseLost as exc:
+            raise Stop("lease_lost", exc) from exc
+
     async def renew(self) -> None:
         async with self._write_lock:
             now = self.clock.now()

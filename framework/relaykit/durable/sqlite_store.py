@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at DESC, run_id DESC);
 CREATE TABLE IF NOT EXISTS steps (
     run_id TEXT NOT NULL, step_id TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
     value TEXT, error TEXT, attempts INTEGER NOT NULL, started_at REAL NOT NULL, duration REAL,
-    wake_at REAL, commit_seq INTEGER NOT NULL, PRIMARY KEY (run_id, step_id)
+    wake_at REAL, commit_seq INTEGER NOT NULL, usage TEXT, PRIMARY KEY (run_id, step_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     run_id TEXT NOT NULL, name TEXT NOT NULL, idx INTEGER NOT NULL, payload TEXT NOT NULL,
@@ -67,7 +67,8 @@ _RUN_COLUMNS = (
     "event_seq, progress_seq"
 )
 _STEP_COLUMNS = (
-    "step_id, name, status, value, error, attempts, started_at, duration, wake_at, commit_seq"
+    "step_id, name, status, value, error, attempts, started_at, duration, wake_at, commit_seq, "
+    "usage"
 )
 
 
@@ -103,6 +104,9 @@ class SQLiteStore:
         self._db.execute(f"PRAGMA synchronous = {synchronous}")
         with self._lock:
             self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(steps)")}
+            if "usage" not in columns:  # a database made before steps recorded model usage
+                self._db.execute("ALTER TABLE steps ADD COLUMN usage TEXT")
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
@@ -152,12 +156,12 @@ class SQLiteStore:
         return bool(row[1]), int(row[2])
 
     def _progress(
-        self, db: sqlite3.Connection, lease: Lease, kind: str, data: dict[str, Any], now: float
+        self, db: sqlite3.Connection, lease: Lease, kind: str, data: Mapping[str, Any], now: float
     ) -> int:
         seq = lease.progress_seq + 1
         db.execute(
             "INSERT INTO progress (run_id, id, kind, data, at) VALUES (?, ?, ?, ?, ?)",
-            (lease.run_id, seq, kind, json.dumps(data, separators=(",", ":")), now),
+            (lease.run_id, seq, kind, json.dumps(dict(data), separators=(",", ":")), now),
         )
         return seq
 
@@ -246,12 +250,13 @@ class SQLiteStore:
                 return "cancelled"
             seq = lease.progress_seq + 1
             cursor = db.execute(
-                f"INSERT INTO steps (run_id, {_STEP_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                f"INSERT INTO steps (run_id, {_STEP_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (run_id, step_id) DO UPDATE SET name = excluded.name, "
                 "status = excluded.status, value = excluded.value, error = excluded.error, "
                 "attempts = excluded.attempts, started_at = excluded.started_at, "
                 "duration = excluded.duration, wake_at = excluded.wake_at, "
-                "commit_seq = excluded.commit_seq WHERE steps.status IN ('running', 'waiting')",
+                "commit_seq = excluded.commit_seq, usage = excluded.usage "
+                "WHERE steps.status IN ('running', 'waiting')",
                 (
                     lease.run_id,
                     step.step_id,
@@ -264,6 +269,7 @@ class SQLiteStore:
                     step.duration,
                     step.wake_at,
                     seq,
+                    step.usage,
                 ),
             )
             if cursor.rowcount != 1:
@@ -328,6 +334,16 @@ class SQLiteStore:
                 "UPDATE runs SET lease_expires = ?, due_at = ? WHERE run_id = ?",
                 (expires, expires, lease.run_id),
             )
+
+    def append_progress(
+        self, lease: Lease, kind: str, data: Mapping[str, Any], *, now: float
+    ) -> int:
+        with self._write() as db:
+            self._fenced(db, lease)
+            seq = self._progress(db, lease, kind, data, now)
+            db.execute("UPDATE runs SET progress_seq = ? WHERE run_id = ?", (seq, lease.run_id))
+        lease.progress_seq = seq
+        return seq
 
     # Writes from outside ------------------------------------------------------------------
 
@@ -454,4 +470,6 @@ def _step_progress(step: StepRecord) -> dict[str, Any]:
         data["duration"] = round(step.duration, 6)
     if step.wake_at is not None:
         data["wake_at"] = step.wake_at
+    if step.usage is not None:
+        data["usage"] = json.loads(step.usage)
     return data

@@ -11,12 +11,15 @@ they bump ``event_seq`` or set ``cancel_requested``, which the executor's writes
 
 Every executor write also appends one entry to the run's progress log (ids increase by one per
 run; the lease carries the counter), inside the same transaction: one store write per step.
+``append_progress`` adds an entry on its own (a batch of model tokens from ``ctx.llm_step``),
+fenced like the other executor writes, so ids stay gap-free and increasing across invocations.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 RunStatus = Literal["pending", "running", "suspended", "completed", "failed", "cancelled"]
 StepStatus = Literal["running", "waiting", "completed", "failed"]
@@ -69,6 +72,8 @@ class StepRecord:
     duration: float | None = None
     wake_at: float | None = None
     commit_seq: int = 0
+    usage: str | None = None
+    """JSON text of the model usage of the step (tokens, cost), for ``ctx.llm_step`` steps."""
 
 
 @dataclass
@@ -193,6 +198,15 @@ class Store(Protocol):
 
     def renew(self, lease: Lease, *, now: float, lease_seconds: float) -> None:
         """Extend the lease (raises ``LeaseLost`` if it is gone)."""
+        ...
+
+    def append_progress(
+        self, lease: Lease, kind: str, data: Mapping[str, Any], *, now: float
+    ) -> int:
+        """Append one progress entry (``data`` as JSON) if ``lease`` still holds; return its id.
+
+        Raises ``LeaseLost`` when another executor took over. Does not renew the lease.
+        """
         ...
 
     def request_cancel(self, run_id: str, *, now: float) -> RunRecord:
