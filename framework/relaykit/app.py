@@ -6,7 +6,7 @@ import functools
 import importlib
 import inspect
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,6 +16,7 @@ from relaykit.errors import ConfigError, NotFound, RegistrationError
 from relaykit.handlers import HandlerSpec, Kind, build_spec, describe
 from relaykit.model import Model
 from relaykit.settings import MODEL_PROVIDERS, Settings, load_settings
+from relaykit.sources import SourceSpec
 
 if TYPE_CHECKING:
     from fastapi import APIRouter, FastAPI
@@ -70,6 +71,7 @@ class App:
         )
         self._model = model
         self._handlers: dict[str, HandlerSpec] = {}
+        self._sources: list[SourceSpec] = []
         self._asgi: FastAPI | None = None
         self._lambda_handler: LambdaHandler | None = None
         self._engine: Engine | None = None
@@ -152,6 +154,222 @@ class App:
             return fn
 
         return register
+
+    # Event sources ------------------------------------------------------------------------
+
+    def _add_source(self, spec: SourceSpec) -> SourceSpec:
+        from relaykit.sources import resource_name
+
+        for other in self._sources:
+            clash = other.source == spec.source and (
+                (spec.source == "sqs" and resource_name(other.queue or "") == spec.queue_name)
+                or (spec.source == "dynamodb" and other.table == spec.table)
+                or (spec.source == "schedule" and other.rule == spec.rule)
+            )
+            if clash:
+                raise RegistrationError(
+                    f"handler {describe(spec.fn)}: {spec.label} is already handled by "
+                    f"{describe(other.fn)}"
+                )
+        self._sources.append(spec)
+        return spec
+
+    def add_sqs(
+        self,
+        queue: str,
+        fn: Callable[..., Any],
+        *,
+        idempotent: bool = False,
+        max_concurrency: int | None = None,
+    ) -> SourceSpec:
+        """Register ``fn`` for the messages of the SQS ``queue`` (a name or a queue ARN).
+
+        On Lambda, records are routed by the queue ARN and failures are reported per record
+        (``batchItemFailures``; FIFO queues stop at the first failure). ``relaykit worker`` polls
+        the queue. ``idempotent=True`` records each processed message id so a redelivered
+        message does not run ``fn`` again (see docs/event-sources.md).
+        """
+        from relaykit.sources import build_source, check_name
+
+        check_name(queue, "the queue", fn)
+        label = f"sqs:{queue}"
+        spec = build_source(
+            "sqs",
+            label,
+            fn,
+            queue=queue,
+            idempotent=bool(idempotent),
+            max_concurrency=max_concurrency,
+        )
+        return self._add_source(spec)
+
+    def add_s3(
+        self,
+        bucket: str,
+        fn: Callable[..., Any],
+        *,
+        prefix: str = "",
+        suffix: str = "",
+        events: str | Sequence[str] | None = None,
+        queue: str | None = None,
+        max_concurrency: int | None = None,
+    ) -> SourceSpec:
+        """Register ``fn`` for S3 notifications of ``bucket`` whose key starts with ``prefix``,
+        ends with ``suffix`` and whose event name matches one of ``events`` (``ObjectCreated:*``
+        style; default: any). Direct S3 events, S3 notifications wrapped in SQS messages and S3
+        events from EventBridge all arrive here. ``queue`` names the SQS queue the bucket notifies,
+        for ``relaykit worker`` (containers receive S3 notifications through SQS).
+        """
+        from relaykit.sources import build_source, check_events, check_name
+
+        check_name(bucket, "the bucket", fn)
+        if not isinstance(prefix, str) or not isinstance(suffix, str):
+            raise RegistrationError(f"handler {describe(fn)}: prefix and suffix must be strings")
+        if queue is not None:
+            check_name(queue, "the queue", fn)
+        spec = build_source(
+            "s3",
+            f"s3:{bucket}/{prefix}*{suffix}",
+            fn,
+            bucket=bucket,
+            prefix=prefix,
+            suffix=suffix,
+            events=check_events(events, fn),
+            queue=queue,
+            max_concurrency=max_concurrency,
+        )
+        return self._add_source(spec)
+
+    def add_dynamodb_stream(
+        self, table: str, fn: Callable[..., Any], *, max_concurrency: int | None = None
+    ) -> SourceSpec:
+        """Register ``fn`` for the stream records of DynamoDB ``table`` (a table name, table ARN
+        or stream ARN); failures are reported per record (``batchItemFailures``)."""
+        from relaykit.sources import build_source, check_name
+
+        check_name(table, "the table", fn)
+        spec = build_source(
+            "dynamodb", f"dynamodb:{table}", fn, table=table, max_concurrency=max_concurrency
+        )
+        return self._add_source(spec)
+
+    def add_schedule(
+        self, expression: str, fn: Callable[..., Any], *, rule: str | None = None
+    ) -> SourceSpec:
+        """Register ``fn`` to run on the schedule ``expression`` (``rate(5 minutes)`` or a 6-field
+        ``cron(...)``). On Lambda, scheduled events are routed by their EventBridge ``rule`` (a
+        rule name or ARN; default: the function's name); ``relaykit worker`` runs the schedule
+        itself."""
+        from relaykit.sources import build_source
+
+        if not isinstance(expression, str) or not expression.startswith(("rate(", "cron(")):
+            raise RegistrationError(
+                f"handler {describe(fn)}: schedule {expression!r} is not 'rate(...)' or 'cron(...)'"
+            )
+        if rule is None:
+            rule = getattr(fn, "__name__", None) or expression
+        from relaykit.schedules import parse_schedule
+
+        try:
+            parse_schedule(expression)
+        except ValueError as exc:
+            raise RegistrationError(f"handler {describe(fn)}: {exc}") from None
+        spec = build_source("schedule", f"schedule:{rule}", fn, expression=expression, rule=rule)
+        return self._add_source(spec)
+
+    def add_eventbridge(
+        self,
+        pattern: Mapping[str, Any],
+        fn: Callable[..., Any],
+        *,
+        max_concurrency: int | None = None,
+    ) -> SourceSpec:
+        """Register ``fn`` for EventBridge events matching ``pattern`` (a documented subset of
+        EventBridge's pattern language: see ``relaykit.sources.pattern_matches``)."""
+        from relaykit.sources import build_source, check_pattern
+
+        check_pattern(pattern, fn)
+        spec = build_source(
+            "eventbridge",
+            f"eventbridge:{describe(fn)}",
+            fn,
+            pattern=dict(pattern),
+            max_concurrency=max_concurrency,
+        )
+        return self._add_source(spec)
+
+    def on_sqs(
+        self, queue: str, *, idempotent: bool = False, max_concurrency: int | None = None
+    ) -> Callable[[F], F]:
+        """Decorator form of ``add_sqs``; returns the function unchanged."""
+
+        def register(fn: F) -> F:
+            self.add_sqs(queue, fn, idempotent=idempotent, max_concurrency=max_concurrency)
+            return fn
+
+        return register
+
+    def on_s3(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        suffix: str = "",
+        events: str | Sequence[str] | None = None,
+        queue: str | None = None,
+        max_concurrency: int | None = None,
+    ) -> Callable[[F], F]:
+        """Decorator form of ``add_s3``; returns the function unchanged."""
+
+        def register(fn: F) -> F:
+            self.add_s3(
+                bucket,
+                fn,
+                prefix=prefix,
+                suffix=suffix,
+                events=events,
+                queue=queue,
+                max_concurrency=max_concurrency,
+            )
+            return fn
+
+        return register
+
+    def on_dynamodb_stream(
+        self, table: str, *, max_concurrency: int | None = None
+    ) -> Callable[[F], F]:
+        """Decorator form of ``add_dynamodb_stream``; returns the function unchanged."""
+
+        def register(fn: F) -> F:
+            self.add_dynamodb_stream(table, fn, max_concurrency=max_concurrency)
+            return fn
+
+        return register
+
+    def on_schedule(self, expression: str, *, rule: str | None = None) -> Callable[[F], F]:
+        """Decorator form of ``add_schedule``; returns the function unchanged."""
+
+        def register(fn: F) -> F:
+            self.add_schedule(expression, fn, rule=rule)
+            return fn
+
+        return register
+
+    def on_eventbridge(
+        self, pattern: Mapping[str, Any], *, max_concurrency: int | None = None
+    ) -> Callable[[F], F]:
+        """Decorator form of ``add_eventbridge``; returns the function unchanged."""
+
+        def register(fn: F) -> F:
+            self.add_eventbridge(pattern, fn, max_concurrency=max_concurrency)
+            return fn
+
+        return register
+
+    @property
+    def sources(self) -> tuple[SourceSpec, ...]:
+        """Every registered event-source handler, in registration order."""
+        return tuple(self._sources)
 
     # Lifecycle ----------------------------------------------------------------------------
 

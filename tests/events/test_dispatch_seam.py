@@ -93,7 +93,7 @@ def test_handler_answers_unknown_event_without_traceback(tmp_path: Path) -> None
     """Through the real handler, an unknown event gets an error document, not a traceback."""
     handler = App("seam", settings={"metrics": False}, config_dir=tmp_path).lambda_handler
     try:
-        out = handler({"Records": [{"eventSource": "aws:s3"}]}, None)
+        out = handler({"Records": [{"eventSource": "aws:example"}]}, None)
         names = ", ".join(kind.name for kind in handler._load())
     finally:
         handler.close()

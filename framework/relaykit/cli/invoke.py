@@ -58,6 +58,50 @@ def invoke(app: App, path: str, text: str | None, *, out: TextIO = sys.stdout) -
     return 0
 
 
+def invoke_event(app: App, source: str, *, out: TextIO = sys.stdout) -> int:
+    """Run the Lambda event in ``source`` (a file, or ``-`` for stdin) through
+    ``app.lambda_handler`` in-process and print the handler's response as JSON."""
+    from relaykit.targets.lambda_handler import LambdaHandler
+
+    try:
+        if source == "-":
+            text = sys.stdin.read()
+        else:
+            with open(source, encoding="utf-8") as file:
+                text = file.read()
+        event = parse_json(text)
+    except (OSError, RequestError) as exc:
+        print(f"relaykit invoke: cannot read the event: {exc}", file=sys.stderr)
+        return 2
+    handler = LambdaHandler(app)
+    try:
+        response = handler(event, _LocalContext())
+    except Exception as exc:
+        print(f"relaykit invoke: the event failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        handler.close()
+    out.write(json.dumps(response, indent=2, ensure_ascii=False, default=str) + "\n")
+    return 0
+
+
+class _LocalContext:
+    """A Lambda context object for in-process invocations (15 minutes of remaining time)."""
+
+    function_name = "relaykit-local"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:relaykit-local"
+    memory_limit_in_mb = 1024
+
+    def __init__(self) -> None:
+        import uuid
+
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
 def _type_name(annotation: Any) -> str:
     if annotation is None:
         return "-"

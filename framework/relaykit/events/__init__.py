@@ -18,7 +18,14 @@ from relaykit.events.base import Environment, EventKind, Outcome
 __all__ = ["KINDS", "Environment", "EventKind", "Outcome", "describe_event", "load", "select"]
 
 # Add a kind: write relaykit/events/NAME.py with create(env), then add its module name here.
-KINDS: tuple[str, ...] = ("relaykit.events.http", "relaykit.events.workflow")
+KINDS: tuple[str, ...] = (
+    "relaykit.events.http",
+    "relaykit.events.workflow",
+    "relaykit.events.sqs",
+    "relaykit.events.s3",
+    "relaykit.events.dynamodb",
+    "relaykit.events.eventbridge",
+)
 
 
 def load(env: Environment, names: Iterable[str] = KINDS) -> list[EventKind]:

@@ -1,0 +1,200 @@
+"""SQS on Lambda: typed records, routing by queue ARN, partial batch failures, FIFO, S3
+notifications wrapped in SQS, idempotent redelivery and a clear error for an unknown queue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import BaseModel
+
+from relaykit import App, Context, UnknownEventError
+
+Invoke = Callable[[App, dict[str, Any]], Any]
+
+
+class Order(BaseModel):
+    order_id: str
+    text: str
+
+
+@dataclass
+class Loose:
+    order_id: str
+    text: str
+
+
+def test_one_failing_record_returns_exactly_its_id(
+    new_app: Callable[[], App], invoke: Invoke, event: Callable[[str], dict[str, Any]]
+) -> None:
+    """Three records, the second raises: batchItemFailures names that message id only."""
+    app = new_app()
+    seen: list[str] = []
+
+    @app.on_sqs("orders")
+    async def handle(order: Order, ctx: Context) -> None:
+        if "FAIL" in order.text:
+            raise RuntimeError("model refused")
+        seen.append(order.order_id)
+        assert ctx.request_id == "8f5e2c1a-0000-4000-8000-000000000001"
+        assert ctx.handler == "sqs:orders"
+
+    batch = event("sqs")
+    out = invoke(app, batch)
+    assert out == {"batchItemFailures": [{"itemIdentifier": batch["Records"][1]["messageId"]}]}
+    assert sorted(seen) == ["o-1", "o-3"]
+
+
+def test_all_succeed_returns_empty_failures(
+    new_app: Callable[[], App], invoke: Invoke, event: Callable[[str], dict[str, Any]]
+) -> None:
+    """A sync handler with a dataclass record; every record succeeds."""
+    app = new_app()
+    done: list[str] = []
+
+    @app.on_sqs("arn:aws:sqs:us-east-1:123456789012:orders")
+    def handle(order: Loose) -> None:
+        done.append(order.order_id)
+
+    assert invoke(app, event("sqs")) == {"batchItemFailures": []}
+    assert sorted(done) == ["o-1", "o-2", "o-3"]
+
+
+def test_records_run_concurrently(
+    new_app: Callable[[], App], invoke: Invoke, event: Callable[[str], dict[str, Any]]
+) -> None:
+    """Standard-queue records of one batch overlap (three 0.2 s handlers in well under 0.6 s)."""
+    app = new_app()
+    running: list[int] = []
+    peak: list[int] = [0]
+
+    @app.on_sqs("orders")
+    async def handle(order: Order) -> None:
+        running.append(1)
+        peak[0] = max(peak[0], len(running))
+        await asyncio.sleep(0.2)
+        running.pop()
+
+    invoke(app, event("sqs"))
+    assert peak[0] == 3
+
+
+def test_fifo_stops_at_first_failure(
+    new_app: Callable[[], App], invoke: Invoke, event: Callable[[str], dict[str, Any]]
+) -> None:
+    """FIFO: records after the first failure are not run and are reported failed too."""
+    app = new_app()
+    order: list[str] = []
+
+    @app.on_sqs("orders.fifo")
+    async def handle(item: Order) -> None:
+        order.append(item.order_id)
+        if "FAIL" in item.text:
+            raise RuntimeError("boom")
+
+    batch = event("sqs_fifo")
+    out = invoke(app, batch)
+    ids = [record["messageId"] for record in batch["Records"]]
+    assert out == {"batchItemFailures": [{"itemIdentifier": ids[1]}, {"itemIdentifier": ids[2]}]}
+    assert order == ["f-1", "f-2"]
+
+
+def test_routing_by_queue_and_record_types(
+    new_app: Callable[[], App], invoke: Invoke, event: Callable[[str], dict[str, Any]]
+) -> None:
+    """Records go to their queue's handler; Powertools and raw-dict annotations are honoured."""
+    app = new_app()
+    got: dict[str, list[Any]] = {"orders": [], "other": []}
+
+    @app.on_sqs("other")
+    async def other(record: dict[str, Any]) -> None:
+        got["other"].append(record["messageId"])
+
+    @app.on_sqs("orders")
+    async def orders(record: SQSRecord) -> None:
+        got["orders"].append(record.json_body["order_id"])
+
+    batch = event("sqs")
+    batch["Records"][2]["eventSourceARN"] = "arn:aws:sqs:us-east-1:123456789012:other"
+    assert invoke(app, batch) == {"batchItemFailures": []}
+    assert sorted(got["orders"]) == ["o-1", "o-2"]
+    assert got["other"] == [batch["Records"][2]["messageId"]]
+
+
+def test_unknown_queue_is_a_clear_error(
+    new_app: Callable[[], App], invoke: Invoke, event: Callable[[str], dict[str, Any]]
+) -> None:
+    """A record for a queue nobody handles fails the invocation, naming the queue and the
+    registered ones (so the whole batch is retried, not acknowledged unseen)."""
+    app = new_app()
+
+    @app.on_sqs("orders")
+    async def handle(order: Order) -> None:
+        raise AssertionError("not reached")
+
+    batch = event("sqs")
+    batch["Records"][0]["eventSourceARN"] = "arn:aws:sqs:us-east-1:123456789012:stray"
+    with pytest.raises(UnknownEventError) as raised:
+        invoke(app, batch)
+    assert str(raised.value) == (
+        "no @app.on_sqs handler for queue arn:aws:sqs:us-east-1:123456789012:stray "
+        "(registered: sqs:orders)"
+    )
+
+
+def test_invalid_body_fails_only_that_record(
+    new_app: Callable[[], App], invoke: Invoke, event: Callable[[str], dict[str, Any]]
+) -> None:
+    """A body that does not validate against the model is a failed record (a poison pill)."""
+    app = new_app()
+
+    @app.on_sqs("orders")
+    async def handle(order: Order) -> None:
+        return None
+
+    batch = event("sqs")
+    batch["Records"][0]["body"] = '{"order_id": 5}'
+    out = invoke(app, batch)
+    assert out == {"batchItemFailures": [{"itemIdentifier": batch["Records"][0]["messageId"]}]}
+
+
+def test_s3_notification_in_sqs_is_unwrapped(
+    new_app: Callable[[], App], invoke: Invoke, event: Callable[[str], dict[str, Any]]
+) -> None:
+    """An SQS message carrying an S3 notification goes to the matching on_s3 handler."""
+    app = new_app()
+    keys: list[str] = []
+
+    @app.on_s3("docs-bucket", prefix="incoming/", suffix=".pdf", events=["ObjectCreated:*"])
+    async def on_upload(record: dict[str, Any]) -> None:
+        keys.append(record["s3"]["object"]["key"])
+
+    assert invoke(app, event("sqs_s3")) == {"batchItemFailures": []}
+    assert keys == ["incoming/report+2024.pdf"]
+
+
+def test_idempotent_redelivery_does_not_call_again(
+    new_app: Callable[[], App], invoke: Invoke, event: Callable[[str], dict[str, Any]]
+) -> None:
+    """With idempotent=True a message id processed once is acknowledged without a second call;
+    the failed one runs again on redelivery."""
+    app = new_app()
+    calls: list[str] = []
+    fail = {"o-2"}
+
+    @app.on_sqs("orders", idempotent=True)
+    async def handle(order: Order) -> None:
+        calls.append(order.order_id)
+        if order.order_id in fail:
+            raise RuntimeError("transient")
+
+    batch = event("sqs")
+    first = invoke(app, batch)
+    assert first == {"batchItemFailures": [{"itemIdentifier": batch["Records"][1]["messageId"]}]}
+    fail.clear()
+    assert invoke(app, event("sqs")) == {"batchItemFailures": []}
+    assert sorted(calls) == ["o-1", "o-2", "o-2", "o-3"]
