@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from support import ROOT
+from support import ROOT, free_port
 
 RELAYKIT = str(Path(sys.executable).parent / "relaykit")
 
@@ -55,7 +56,8 @@ def test_dev_lambda_serves_a_task_and_a_stream_and_stops_its_workers(
     app_file = tmp_path / "quickstart.py"
     shutil.copy(ROOT / "examples" / "quickstart.py", app_file)
     log = tmp_path / "dev.log"
-    args = [RELAYKIT, "dev", "--lambda", "--timeout", "20", str(app_file)]
+    port = free_port()
+    args = [RELAYKIT, "dev", "--lambda", "--timeout", "20", "--port", str(port), str(app_file)]
     if stream:
         args.append("--stream")
     env = {**os.environ, "RELAYKIT_LOCAL_MODEL_DELAY": "0"}
@@ -65,6 +67,7 @@ def test_dev_lambda_serves_a_task_and_a_stream_and_stops_its_workers(
         )
     try:
         url = wait_for_urls(process, log)
+        assert url == f"http://127.0.0.1:{port}"
         text = log.read_text()
         assert f"POST {url}/ask" in text and f"POST {url}/chat" in text
         mode = "RESPONSE_STREAM" if stream else "BUFFERED"
@@ -107,3 +110,25 @@ def test_dev_lambda_reports_a_bad_app_before_starting(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "no file at" in result.stderr
+
+
+def test_dev_lambda_reports_a_busy_port(tmp_path: Path) -> None:
+    """A Function URL port already in use fails with exit status 2 and says what to do."""
+    app_file = tmp_path / "quickstart.py"
+    shutil.copy(ROOT / "examples" / "quickstart.py", app_file)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [RELAYKIT, "dev", "--lambda", "--port", str(port), str(app_file)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2, result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "--port 0" in result.stderr
+    assert workers(str(app_file)) == []

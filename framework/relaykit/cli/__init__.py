@@ -54,14 +54,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("app", help=APP_HELP)
     dev.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    dev.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    dev.add_argument(
+        "--port",
+        type=int,
+        default=8000,
+        help="port (default 8000); with --lambda the Function URL's port (0: a free one)",
+    )
     dev.add_argument("--no-reload", action="store_true", help="do not restart on file changes")
     dev.add_argument(
         "--lambda",
         dest="lambda_",
         action="store_true",
         help="run under the local Lambda emulator (relaykit's runtime as a worker process) "
-        "behind a Function URL on 127.0.0.1; prints the URL and the Invoke API endpoint",
+        "behind a Function URL on 127.0.0.1:PORT; prints the URL and the Invoke API endpoint",
     )
     dev.add_argument(
         "--timeout",
@@ -83,8 +88,34 @@ def _parser() -> argparse.ArgumentParser:
         "with '-' (or when stdin is piped). Streams print their chunks as they come.",
     )
     invoke.add_argument("app", help=APP_HELP)
-    invoke.add_argument("path", help="the handler's path, e.g. /ask")
+    invoke.add_argument("path", nargs="?", default=None, help="the handler's path, e.g. /ask")
     invoke.add_argument("json", nargs="?", default=None, help="the request body as JSON, or -")
+    invoke.add_argument(
+        "--event",
+        metavar="FILE",
+        default=None,
+        help="instead of a path: run a Lambda event (a JSON file, or - for stdin) through "
+        "app.lambda_handler in-process and print its response; see 'relaykit event'",
+    )
+
+    worker = commands.add_parser(
+        "worker",
+        help="poll an app's SQS queues and run its schedules (the event-source container target)",
+        description="Long-poll the SQS queue of every @app.on_sqs handler (and on_s3 with "
+        "queue=), delete messages whose handler succeeds, extend visibility while one runs, run "
+        "@app.on_schedule handlers; stop gracefully on SIGTERM. Endpoint: AWS_ENDPOINT_URL_SQS.",
+    )
+    worker.add_argument("app", help=APP_HELP)
+    worker.add_argument(
+        "--wait-seconds", type=int, default=20, help="long-poll wait, 0-20 (default 20)"
+    )
+    worker.add_argument(
+        "--batch-size", type=int, default=10, help="messages per receive, 1-10 (default 10)"
+    )
+
+    from relaykit.cli import samples
+
+    samples.add_parser(commands)
 
     routes = commands.add_parser(
         "routes",
@@ -118,18 +149,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "dev" and args.lambda_:
             from relaykit.cli.dev_lambda import dev_lambda
 
-            dev_lambda(args.app, timeout=args.timeout, stream=args.stream)
-            return 0
+            return dev_lambda(
+                args.app, timeout=args.timeout, stream=args.stream, host=args.host, port=args.port
+            )
         if args.command == "dev":
             from relaykit.cli.serve import dev
 
             dev(args.app, host=args.host, port=args.port, reload=not args.no_reload)
             return 0
+        if args.command == "event":
+            from relaykit.cli.samples import print_event
+
+            return print_event(args)
         from relaykit.cli.invoke import invoke, routes
         from relaykit.cli.loader import load_app
 
         app = load_app(args.app)
+        if args.command == "worker":
+            from relaykit.targets.worker import run_worker
+
+            run_worker(app, wait_seconds=args.wait_seconds, batch_size=args.batch_size)
+            return 0
+        if args.command == "invoke" and args.event is not None:
+            from relaykit.cli.invoke import invoke_event
+
+            return invoke_event(app, args.event)
         if args.command == "invoke":
+            if args.path is None:
+                print("relaykit invoke: give a handler path or --event FILE", file=sys.stderr)
+                return 2
             return invoke(app, args.path, args.json)
         if args.command == "runs":
             from relaykit.cli.runs import runs
