@@ -1,8 +1,9 @@
 """Helper of bench/lambda_runtime_stream.py (not a benchmark): the local Lambda emulator in its
 own process, so that it does not share a GIL with the load generator.
 
-Runs three functions on one emulator: ``stream`` (relaykit's runtime, Function URL in
-RESPONSE_STREAM mode), ``relaykit`` (relaykit's runtime, buffered) and ``ric`` (awslambdaric).
+Runs four functions on one emulator: ``stream`` (relaykit's runtime, Function URL in
+RESPONSE_STREAM mode), ``relaykit`` (relaykit's runtime, buffered), ``ric_app`` (awslambdaric
+serving the same app through ``app.lambda_handler``) and ``ric`` (awslambdaric, a plain function).
 Prints one JSON line with the Invoke API and Function URL addresses, then runs until SIGTERM or
 SIGINT, and stops every worker.
 """
@@ -42,6 +43,13 @@ def configs() -> list[FunctionConfig]:
             **common,  # type: ignore[arg-type]
         ),
         FunctionConfig(
+            name="ric_app",
+            command=[sys.executable, "-m", "awslambdaric", "rt_relaykit.handler"],
+            handler="rt_relaykit.handler",
+            env=env,
+            **common,  # type: ignore[arg-type]
+        ),
+        FunctionConfig(
             name="ric",
             command=[sys.executable, "-m", "awslambdaric", "rt_ric.handler"],
             handler="rt_ric.handler",
@@ -60,7 +68,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     with Emulator(configs()).running() as emu:
-        urls = {name: emu.function_url(name) for name in ("stream", "relaykit", "ric")}
+        urls = {name: emu.function_url(name) for name in ("stream", "relaykit", "ric_app", "ric")}
         print(json.dumps({"invoke": emu.invoke_url, "urls": urls}), flush=True)
         while not stop.wait(0.5):
             pass

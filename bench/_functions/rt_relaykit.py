@@ -2,7 +2,8 @@
 
 ``/tokens`` streams ``count`` small text chunks as fast as the handler can yield them; ``/ping``
 is a trivial task. A ``{"relaykit": "sweep"}`` event (workflow kind) on the memory store is the
-cheapest event relaykit's dispatch serves.
+cheapest event relaykit's dispatch serves. ``handler`` is the same app for AWS's Python runtime
+client (``awslambdaric rt_relaykit.handler``), so both runtimes can serve the same app.
 """
 
 from collections.abc import AsyncIterator
@@ -26,3 +27,6 @@ async def tokens(count: int) -> AsyncIterator[str]:
 @app.task("/ping")
 async def ping() -> dict[str, bool]:
     return {"ok": True}
+
+
+handler = app.lambda_handler

@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -73,3 +74,27 @@ async def sleep(seconds: float) -> str:
     """Sleeps: past the function timeout, the emulator kills the worker."""
     await asyncio.sleep(seconds)
     return "woke"
+
+
+@app.task("/context")
+async def context_probe(ctx: Context) -> dict[str, object]:
+    """Everything the runtime put on the invocation's context, as the handler sees it."""
+    return {
+        "request_id": ctx.request_id,
+        "deadline": ctx.deadline,
+        "remaining": ctx.remaining_seconds(),
+        "function_arn": ctx.function_arn,
+        "trace_id": ctx.trace_id,
+        "trace_env": os.environ.get("_X_AMZN_TRACE_ID"),
+        "meta": dict(ctx.meta),
+    }
+
+
+async def raising_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A raw ASGI app (``runtime_app:raising_asgi``) that fails before sending anything."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    raise RuntimeError("secret-asgi-detail")

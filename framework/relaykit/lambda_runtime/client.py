@@ -1,25 +1,22 @@
-"""A Lambda Runtime API client (version 2018-06-01) on asyncio and h11.
+"""A Lambda Runtime API client (version 2018-06-01) on asyncio streams.
 
 It speaks exactly what a runtime must (see docs/lambda-runtime.md for sources): a long-poll
 ``GET /next`` with no client timeout; buffered responses and errors; init errors; and streamed
 responses as one chunked ``POST`` with ``Lambda-Runtime-Function-Response-Mode: streaming``, every
 chunk flushed as written (TCP_NODELAY, no coalescing), and a failure after the first byte reported
 in the trailers ``Lambda-Runtime-Function-Error-Type`` and ``Lambda-Runtime-Function-Error-Body``
-(base64 JSON), declared up front in a ``Trailer`` header. The standard library's http.client cannot
-send trailers; h11 can.
+(base64 JSON), declared up front in a ``Trailer`` header. The HTTP/1.1 framing is in
+:mod:`relaykit.lambda_runtime.wire` (the standard library's http.client cannot send trailers).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import json
-import socket
 from dataclasses import dataclass
 from typing import Any
 
-import h11
+from relaykit.lambda_runtime.wire import Connection, Response, chunk, head, last_chunk
 
 API_VERSION = "2018-06-01"
 ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
@@ -60,61 +57,6 @@ class NextInvocation:
     body: bytes
 
 
-class _Connection:
-    """One HTTP/1.1 connection to the Runtime API, driven by an h11 state machine."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.h11 = h11.Connection(h11.CLIENT)
-
-    @classmethod
-    async def open(cls, host: str, port: int) -> _Connection:
-        reader, writer = await asyncio.open_connection(host, port)
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return cls(reader, writer)
-
-    async def send(self, event: h11._events.Event) -> None:
-        data = self.h11.send(event)
-        if data:
-            self.writer.write(data)
-            await self.writer.drain()
-
-    async def receive(self) -> tuple[h11.Response, bytes]:
-        response: h11.Response | None = None
-        body = bytearray()
-        while True:
-            event = self.h11.next_event()
-            if event is h11.NEED_DATA:
-                data = await self.reader.read(65536)
-                if not data and self.h11.their_state is not h11.DONE:
-                    self.h11.receive_data(b"")
-                    continue
-                self.h11.receive_data(data)
-            elif isinstance(event, h11.Response):
-                response = event
-            elif isinstance(event, h11.Data):
-                body += event.data
-            elif isinstance(event, h11.EndOfMessage):
-                assert response is not None
-                return response, bytes(body)
-            elif isinstance(event, h11.ConnectionClosed):
-                raise ConnectionError("the Runtime API closed the connection mid-response")
-
-    def reusable(self) -> bool:
-        if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
-            self.h11.start_next_cycle()
-            return True
-        return False
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(OSError):
-            await self.writer.wait_closed()
-
-
 def _check(status: int, path: str, body: bytes) -> None:
     if status == 413:
         raise PayloadRejected(status, path, body)
@@ -127,15 +69,16 @@ def _check(status: int, path: str, body: bytes) -> None:
 class ResponseStream:
     """A streamed invocation response: ``write`` chunks, then ``close`` or ``fail``."""
 
-    def __init__(self, connection: _Connection, path: str) -> None:
+    def __init__(self, connection: Connection, path: str) -> None:
         self._conn = connection
         self._path = path
         self.bytes_written = 0
 
     async def write(self, data: bytes) -> None:
-        """Send one chunk now (an empty chunk is skipped: it would end the body)."""
+        """Send one chunk now, as its own HTTP chunk (an empty one is skipped: it would end
+        the body)."""
         if data:
-            await self._conn.send(h11.Data(data=data))
+            await self._conn.send(chunk(data))
             self.bytes_written += len(data)
 
     async def close(self) -> None:
@@ -149,9 +92,9 @@ class ResponseStream:
 
     async def _finish(self, trailers: list[tuple[str, str]]) -> None:
         try:
-            await self._conn.send(h11.EndOfMessage(headers=trailers))
-            response, body = await self._conn.receive()
-            _check(response.status_code, self._path, body)
+            await self._conn.send(last_chunk(trailers))
+            response = await self._conn.read_response()
+            _check(response.status, self._path, response.body)
         finally:
             await self._conn.close()
 
@@ -163,7 +106,8 @@ class RuntimeClient:
         host, _, port = address.rpartition(":")
         self.host = host or "127.0.0.1"
         self.port = int(port)
-        self._idle: list[_Connection] = []
+        self._common = [("Host", f"{self.host}:{self.port}"), ("User-Agent", USER_AGENT)]
+        self._idle: list[Connection] = []
 
     async def _request(
         self,
@@ -171,33 +115,30 @@ class RuntimeClient:
         path: str,
         body: bytes = b"",
         headers: list[tuple[str, str]] | None = None,
-    ) -> tuple[h11.Response, bytes]:
-        conn = self._idle.pop() if self._idle else await _Connection.open(self.host, self.port)
-        full_headers = [("Host", f"{self.host}:{self.port}"), ("User-Agent", USER_AGENT)]
+    ) -> Response:
+        conn = self._idle.pop() if self._idle else await Connection.open(self.host, self.port)
+        fields = [*self._common]
         if method == "POST":
-            full_headers.append(("Content-Length", str(len(body))))
-        full_headers.extend(headers or [])
+            fields.append(("Content-Length", str(len(body))))
+        fields.extend(headers or [])
         try:
-            await conn.send(h11.Request(method=method, target=path, headers=full_headers))
-            if body:
-                await conn.send(h11.Data(data=body))
-            await conn.send(h11.EndOfMessage())
-            response, data = await conn.receive()
+            await conn.send(head(method, path, fields) + body)
+            response = await conn.read_response()
         except BaseException:
             await conn.close()
             raise
-        if conn.reusable():
+        if response.keep_alive:
             self._idle.append(conn)
         else:
             await conn.close()
-        return response, data
+        return response
 
     async def next_invocation(self) -> NextInvocation:
         """Long-poll for the next invocation (no client timeout, as the API requires)."""
         path = f"/{API_VERSION}/runtime/invocation/next"
-        response, body = await self._request("GET", path)
-        _check(response.status_code, path, body)
-        headers = {name.decode().lower(): value.decode() for name, value in response.headers}
+        response = await self._request("GET", path)
+        _check(response.status, path, response.body)
+        headers = response.headers
         return NextInvocation(
             request_id=headers["lambda-runtime-aws-request-id"],
             deadline_ms=int(headers.get("lambda-runtime-deadline-ms", "0")),
@@ -206,14 +147,14 @@ class RuntimeClient:
             client_context=headers.get("lambda-runtime-client-context"),
             cognito_identity=headers.get("lambda-runtime-cognito-identity"),
             tenant_id=headers.get("lambda-runtime-aws-tenant-id"),
-            body=body,
+            body=response.body,
         )
 
     async def respond(self, request_id: str, body: bytes, content_type: str) -> None:
         """Post a buffered response (raises ``PayloadRejected`` on 413)."""
         path = f"/{API_VERSION}/runtime/invocation/{request_id}/response"
-        response, data = await self._request("POST", path, body, [("Content-Type", content_type)])
-        _check(response.status_code, path, data)
+        response = await self._request("POST", path, body, [("Content-Type", content_type)])
+        _check(response.status, path, response.body)
 
     async def error(self, request_id: str, error_type: str, error: dict[str, Any]) -> None:
         """Report an invocation error with the standard error JSON."""
@@ -226,22 +167,25 @@ class RuntimeClient:
 
     async def _post_error(self, path: str, error_type: str, error: dict[str, Any]) -> None:
         headers = [("Content-Type", "application/json"), (ERROR_TYPE_HEADER, error_type)]
-        response, data = await self._request("POST", path, json.dumps(error).encode(), headers)
-        _check(response.status_code, path, data)
+        response = await self._request("POST", path, json.dumps(error).encode(), headers)
+        _check(response.status, path, response.body)
 
     async def open_stream(self, request_id: str, content_type: str) -> ResponseStream:
         """Start a streamed response on a connection of its own; write the body, then close."""
         path = f"/{API_VERSION}/runtime/invocation/{request_id}/response"
-        conn = await _Connection.open(self.host, self.port)
+        conn = await Connection.open(self.host, self.port)
         headers = [
-            ("Host", f"{self.host}:{self.port}"),
-            ("User-Agent", USER_AGENT),
+            *self._common,
             ("Lambda-Runtime-Function-Response-Mode", "streaming"),
             ("Content-Type", content_type),
             ("Transfer-Encoding", "chunked"),
             ("Trailer", f"{ERROR_TYPE_HEADER}, {ERROR_BODY_TRAILER}"),
         ]
-        await conn.send(h11.Request(method="POST", target=path, headers=headers))
+        try:
+            await conn.send(head("POST", path, headers))
+        except BaseException:
+            await conn.close()
+            raise
         return ResponseStream(conn, path)
 
     async def aclose(self) -> None:

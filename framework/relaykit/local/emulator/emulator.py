@@ -20,7 +20,7 @@ import concurrent.futures
 import contextlib
 import sys
 import threading
-from collections.abc import Coroutine, Iterable, Iterator
+from collections.abc import Coroutine, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -56,8 +56,12 @@ class Emulator:
         *,
         retry_delay_scale: float = 1.0,
         log_sink: LogSink | None = None,
+        url_ports: Mapping[str, int] | None = None,
     ) -> None:
+        """``url_ports`` fixes the loopback port of a function's Function URL (by name; the
+        default, 0, picks a free port)."""
         self.functions = {f.name: f for f in functions}
+        self.url_ports = dict(url_ports or {})
         self.retry_delay_scale = retry_delay_scale
         self.log_sink = log_sink
         self.pools: dict[str, FunctionPool] = {}
@@ -76,7 +80,7 @@ class Emulator:
         try:
             await self._invoke_api.start()
             for name, pool in self.pools.items():
-                self.urls[name] = FunctionUrl(pool)
+                self.urls[name] = FunctionUrl(pool, port=self.url_ports.get(name, 0))
                 await self.urls[name].start()
         except BaseException:
             await self.stop()

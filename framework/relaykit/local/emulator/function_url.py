@@ -30,10 +30,12 @@ Headers = list[tuple[str, str]]
 class FunctionUrl:
     """The HTTP front of one function."""
 
-    def __init__(self, pool: FunctionPool, identity: UrlIdentity | None = None) -> None:
+    def __init__(
+        self, pool: FunctionPool, identity: UrlIdentity | None = None, port: int = 0
+    ) -> None:
         self.pool = pool
         self.identity = identity or UrlIdentity(region=pool.config.region)
-        self.server = HTTPServer(self._handle, f"function-url:{pool.config.name}")
+        self.server = HTTPServer(self._handle, f"function-url:{pool.config.name}", port)
 
     @property
     def url(self) -> str:

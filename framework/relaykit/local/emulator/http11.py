@@ -119,6 +119,7 @@ class Responder:
         self._writer = writer
         self.started = False
         self.status = 0
+        self._chunked = False
 
     async def _emit(self, event: h11.Event) -> None:
         data = self._conn.send(event)
@@ -139,10 +140,22 @@ class Responder:
     async def start(self, status: int, headers: Iterable[tuple[str, str]]) -> None:
         self.started = True
         self.status = status
-        await self._emit(h11.Response(status_code=status, headers=list(headers)))
+        data = self._conn.send(h11.Response(status_code=status, headers=list(headers)))
+        if data:
+            # Whether h11 chose chunked framing for this client (not for HTTP/1.0, HEAD, ...).
+            self._chunked = b"\r\ntransfer-encoding: chunked\r\n" in data.lower()
+            self._writer.write(data)
+            await self._writer.drain()
 
     async def write(self, data: bytes) -> None:
-        if data:
+        if not data:
+            return
+        if self._chunked:
+            # The chunk framing h11 would write, without its per-event state machine (body
+            # data does not change its state): a streamed response forwards every chunk.
+            self._writer.write(b"%x\r\n%b\r\n" % (len(data), data))
+            await self._writer.drain()
+        else:
             await self._emit(h11.Data(data=data))
 
     async def end(self) -> None:
@@ -150,21 +163,21 @@ class Responder:
 
 
 class HTTPServer:
-    """Serves ``handler`` on 127.0.0.1 and a free port until :meth:`close`."""
+    """Serves ``handler`` on 127.0.0.1 and ``port`` (0: a free one) until :meth:`close`."""
 
-    def __init__(self, handler: Handler, name: str = "http") -> None:
+    def __init__(self, handler: Handler, name: str = "http", port: int = 0) -> None:
         self._handler = handler
         self.name = name
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
-        self.port = 0
+        self.port = port
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._on_connection, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._on_connection, "127.0.0.1", self.port)
         self.port = int(self._server.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
