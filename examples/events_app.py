@@ -68,17 +68,18 @@ async def nightly(event: dict[str, Any], ctx: Context) -> None:
 
 
 # [docs:eventbridge]
-@app.on_eventbridge({"source": ["com.example.shop"], "detail-type": ["Order Placed"]})
-async def thank(detail: dict[str, Any], ctx: Context) -> None:
-    """Draft a thank-you note for each order."""
-    await ctx.llm.complete(
-        [
-            {
-                "role": "user",
-                "content": f"Thank the customer for order {detail['detail']['order_id']}",
-            }
-        ]
-    )
+class Placed(BaseModel):
+    order_id: str
+
+
+@app.on_eventbridge(
+    {"source": ["com.example.shop"], "detail-type": ["Order Placed"]}, idempotent=True
+)
+async def thank(order: Placed, ctx: Context) -> str:
+    """Draft a thank-you note for each order (the event's detail, validated into Placed)."""
+    prompt = f"Thank the customer for order {order.order_id}"
+    reply = await ctx.llm.complete([{"role": "user", "content": prompt}])
+    return reply.text
 
 
 # [/docs:eventbridge]

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from fastapi import APIRouter, FastAPI
 
     from relaykit.durable.engine import Engine
+    from relaykit.measure import Recorder
     from relaykit.targets.lambda_handler import LambdaHandler
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,6 +79,8 @@ class App:
         self._startup_hooks: list[Callable[[], Any]] = []
         self._shutdown_hooks: list[Callable[[], Any]] = []
         self._started = False
+        self._recorder: Recorder | None = None
+        self._recorder_built = False
 
     def __repr__(self) -> str:
         return f"App({self.name!r}, handlers={len(self._handlers)})"
@@ -158,19 +161,9 @@ class App:
     # Event sources ------------------------------------------------------------------------
 
     def _add_source(self, spec: SourceSpec) -> SourceSpec:
-        from relaykit.sources import resource_name
+        from relaykit.sources import check_clash
 
-        for other in self._sources:
-            clash = other.source == spec.source and (
-                (spec.source == "sqs" and resource_name(other.queue or "") == spec.queue_name)
-                or (spec.source == "dynamodb" and other.table == spec.table)
-                or (spec.source == "schedule" and other.rule == spec.rule)
-            )
-            if clash:
-                raise RegistrationError(
-                    f"handler {describe(spec.fn)}: {spec.label} is already handled by "
-                    f"{describe(other.fn)}"
-                )
+        check_clash(self._sources, spec)
         self._sources.append(spec)
         return spec
 
@@ -212,13 +205,16 @@ class App:
         suffix: str = "",
         events: str | Sequence[str] | None = None,
         queue: str | None = None,
+        idempotent: bool = False,
         max_concurrency: int | None = None,
     ) -> SourceSpec:
         """Register ``fn`` for S3 notifications of ``bucket`` whose key starts with ``prefix``,
         ends with ``suffix`` and whose event name matches one of ``events`` (``ObjectCreated:*``
-        style; default: any). Direct S3 events, S3 notifications wrapped in SQS messages and S3
-        events from EventBridge all arrive here. ``queue`` names the SQS queue the bucket notifies,
-        for ``relaykit worker`` (containers receive S3 notifications through SQS).
+        style; default: any). Direct S3 events, S3 notifications wrapped in SQS messages (also
+        through SNS) and S3 events from EventBridge all arrive here. ``queue`` names the SQS queue
+        the bucket notifies, for ``relaykit worker`` (containers receive S3 notifications through
+        SQS). ``idempotent=True``: a notification repeated for the same object version and
+        sequencer does not run ``fn`` again.
         """
         from relaykit.sources import build_source, check_events, check_name
 
@@ -236,20 +232,32 @@ class App:
             suffix=suffix,
             events=check_events(events, fn),
             queue=queue,
+            idempotent=bool(idempotent),
             max_concurrency=max_concurrency,
         )
         return self._add_source(spec)
 
     def add_dynamodb_stream(
-        self, table: str, fn: Callable[..., Any], *, max_concurrency: int | None = None
+        self,
+        table: str,
+        fn: Callable[..., Any],
+        *,
+        idempotent: bool = False,
+        max_concurrency: int | None = None,
     ) -> SourceSpec:
         """Register ``fn`` for the stream records of DynamoDB ``table`` (a table name, table ARN
-        or stream ARN); failures are reported per record (``batchItemFailures``)."""
+        or stream ARN); failures are reported per record (``batchItemFailures``).
+        ``idempotent=True``: a record redelivered with the same ``eventID`` is skipped."""
         from relaykit.sources import build_source, check_name
 
         check_name(table, "the table", fn)
         spec = build_source(
-            "dynamodb", f"dynamodb:{table}", fn, table=table, max_concurrency=max_concurrency
+            "dynamodb",
+            f"dynamodb:{table}",
+            fn,
+            table=table,
+            idempotent=bool(idempotent),
+            max_concurrency=max_concurrency,
         )
         return self._add_source(spec)
 
@@ -260,20 +268,11 @@ class App:
         ``cron(...)``). On Lambda, scheduled events are routed by their EventBridge ``rule`` (a
         rule name or ARN; default: the function's name); ``relaykit worker`` runs the schedule
         itself."""
-        from relaykit.sources import build_source
+        from relaykit.sources import build_source, check_schedule
 
-        if not isinstance(expression, str) or not expression.startswith(("rate(", "cron(")):
-            raise RegistrationError(
-                f"handler {describe(fn)}: schedule {expression!r} is not 'rate(...)' or 'cron(...)'"
-            )
+        check_schedule(expression, fn)
         if rule is None:
             rule = getattr(fn, "__name__", None) or expression
-        from relaykit.schedules import parse_schedule
-
-        try:
-            parse_schedule(expression)
-        except ValueError as exc:
-            raise RegistrationError(f"handler {describe(fn)}: {exc}") from None
         spec = build_source("schedule", f"schedule:{rule}", fn, expression=expression, rule=rule)
         return self._add_source(spec)
 
@@ -282,10 +281,12 @@ class App:
         pattern: Mapping[str, Any],
         fn: Callable[..., Any],
         *,
+        idempotent: bool = False,
         max_concurrency: int | None = None,
     ) -> SourceSpec:
         """Register ``fn`` for EventBridge events matching ``pattern`` (a documented subset of
-        EventBridge's pattern language: see ``relaykit.sources.pattern_matches``)."""
+        EventBridge's pattern language: see ``relaykit.patterns``). ``idempotent=True``: an
+        event redelivered with the same ``id`` is skipped."""
         from relaykit.sources import build_source, check_pattern
 
         check_pattern(pattern, fn)
@@ -294,6 +295,7 @@ class App:
             f"eventbridge:{describe(fn)}",
             fn,
             pattern=dict(pattern),
+            idempotent=bool(idempotent),
             max_concurrency=max_concurrency,
         )
         return self._add_source(spec)
@@ -317,6 +319,7 @@ class App:
         suffix: str = "",
         events: str | Sequence[str] | None = None,
         queue: str | None = None,
+        idempotent: bool = False,
         max_concurrency: int | None = None,
     ) -> Callable[[F], F]:
         """Decorator form of ``add_s3``; returns the function unchanged."""
@@ -329,6 +332,7 @@ class App:
                 suffix=suffix,
                 events=events,
                 queue=queue,
+                idempotent=idempotent,
                 max_concurrency=max_concurrency,
             )
             return fn
@@ -336,12 +340,14 @@ class App:
         return register
 
     def on_dynamodb_stream(
-        self, table: str, *, max_concurrency: int | None = None
+        self, table: str, *, idempotent: bool = False, max_concurrency: int | None = None
     ) -> Callable[[F], F]:
         """Decorator form of ``add_dynamodb_stream``; returns the function unchanged."""
 
         def register(fn: F) -> F:
-            self.add_dynamodb_stream(table, fn, max_concurrency=max_concurrency)
+            self.add_dynamodb_stream(
+                table, fn, idempotent=idempotent, max_concurrency=max_concurrency
+            )
             return fn
 
         return register
@@ -356,12 +362,18 @@ class App:
         return register
 
     def on_eventbridge(
-        self, pattern: Mapping[str, Any], *, max_concurrency: int | None = None
+        self,
+        pattern: Mapping[str, Any],
+        *,
+        idempotent: bool = False,
+        max_concurrency: int | None = None,
     ) -> Callable[[F], F]:
         """Decorator form of ``add_eventbridge``; returns the function unchanged."""
 
         def register(fn: F) -> F:
-            self.add_eventbridge(pattern, fn, max_concurrency=max_concurrency)
+            self.add_eventbridge(
+                pattern, fn, idempotent=idempotent, max_concurrency=max_concurrency
+            )
             return fn
 
         return register
@@ -509,9 +521,20 @@ class App:
             function_arn=function_arn,
             trace_id=trace_id,
             meta=dict(meta or {}),
+            recorder=self.recorder,
         )
         ctx.llm = _bound_model_class()(ctx.llm, ctx)
         return ctx
+
+    @property
+    def recorder(self) -> Recorder | None:
+        """Where invocations are measured (the ``measure`` setting), or ``None`` when off."""
+        if not self._recorder_built:
+            from relaykit.measure import build_recorder
+
+            self._recorder = build_recorder(self.settings)
+            self._recorder_built = True
+        return self._recorder
 
     # In-process invocation ----------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from relaykit.settings import Settings
 
 if TYPE_CHECKING:
     from relaykit.logs import BoundLogger
+    from relaykit.measure import Recorder
 
 
 def new_request_id() -> str:
@@ -40,6 +41,8 @@ class Context:
     function_arn: str | None = None
     trace_id: str | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
+    recorder: Recorder | None = field(default=None, repr=False, compare=False)
+    """Where this invocation's measurement goes (``relaykit.measure``); ``None``: not measured."""
     _logger: BoundLogger | None = field(default=None, init=False, repr=False, compare=False)
 
     @property

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from relaykit.context import Context
 from relaykit.errors import BadRequest, ValidationFailed
 from relaykit.handlers import HandlerSpec
+from relaykit.measure import json_size
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -148,22 +149,43 @@ def encode_chunk(spec: HandlerSpec, value: Any) -> Chunk:
     return Chunk("json", json.dumps(encode_output(spec.output_type, value), separators=(",", ":")))
 
 
-async def run_task(spec: HandlerSpec, payload: Any, ctx: Context) -> Any:
-    """Validate, call, encode: the whole task path from decoded JSON to JSON data."""
+async def _task(spec: HandlerSpec, payload: Any, ctx: Context) -> Any:
     body = validate_input(spec, payload) if spec.takes_body else None
     result = await call_task(spec, body, ctx)
     return encode_output(spec.output_type, result)
 
 
+async def run_task(spec: HandlerSpec, payload: Any, ctx: Context) -> Any:
+    """Validate, call, encode: the whole task path from decoded JSON to JSON data (measured
+    when ``ctx.recorder`` is set: see ``relaykit.measure``)."""
+    if ctx.recorder is None:
+        return await _task(spec, payload, ctx)
+    probe = ctx.recorder.start(ctx, spec.kind, streamed=False)
+    try:
+        output = await _task(spec, payload, ctx)
+    except BaseException as exc:
+        probe.finish(0, error=isinstance(exc, Exception))
+        raise
+    probe.finish(json_size(output), error=False)
+    return output
+
+
 async def iter_chunks(spec: HandlerSpec, body: Any, ctx: Context) -> AsyncIterator[Chunk]:
     """Call a stream handler with a validated body; encode each chunk; close it on exit."""
+    probe = ctx.recorder.start(ctx, spec.kind, streamed=True) if ctx.recorder else None
+    size, failed = 0, False
     semaphore = limiter(spec)
     if semaphore is not None:
         await semaphore.acquire()
     generator = open_stream(spec, body, ctx)
     try:
         async for value in generator:
-            yield encode_chunk(spec, value)
+            chunk = encode_chunk(spec, value)
+            size += len(chunk.data)
+            yield chunk
+    except Exception:
+        failed = True
+        raise
     finally:
         try:
             aclose = getattr(generator, "aclose", None)
@@ -172,6 +194,8 @@ async def iter_chunks(spec: HandlerSpec, body: Any, ctx: Context) -> AsyncIterat
         finally:
             if semaphore is not None:
                 semaphore.release()
+            if probe is not None:
+                probe.finish(size, error=failed)
 
 
 async def run_stream(spec: HandlerSpec, payload: Any, ctx: Context) -> AsyncIterator[Chunk]:

@@ -3,7 +3,8 @@
 Supported subset:
 
 - ``rate(N minute|minutes|hour|hours|day|days)``: every N units, the first run N units after
-  the worker starts.
+  the worker starts. ``rate(N second|seconds)`` is a relaykit extension for local runs and
+  tests: the worker runs it, but EventBridge rejects it, so do not deploy it as a rule.
 - ``cron(minutes hours day-of-month month day-of-week year)``: six fields. Each field takes ``*``,
   ``?`` (same as ``*``), a number, a range ``a-b``, a list ``a,b,c`` and steps ``*/n`` or ``a/n``
   (or ``a-b/n``); months also take ``JAN``-``DEC`` and days of week ``SUN``-``SAT`` (``1`` is
@@ -18,9 +19,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
+_RATE = re.compile(r"^rate\(\s*(\d+)\s+(second|seconds|minute|minutes|hour|hours|day|days)\s*\)$")
 _CRON = re.compile(r"^cron\((.*)\)$")
-_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _MONTHS = {
     m: i
     for i, m in enumerate(
@@ -137,7 +138,8 @@ def parse_schedule(expression: str) -> Schedule:
     cron = _CRON.match(text)
     if not cron:
         raise ValueError(
-            f"schedule {expression!r} is not 'rate(N minutes|hours|days)' or 'cron(6 fields)'"
+            f"schedule {expression!r} is not 'rate(N minutes|hours|days)' (or seconds, locally) "
+            "or 'cron(6 fields)'"
         )
     parts = cron.group(1).split()
     if len(parts) != 6:

@@ -15,9 +15,12 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from relaykit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from relaykit.placement import PlacementTable
 
 ENV_PREFIX = "RELAYKIT_"
 TARGETS = ("auto", "container", "lambda")
@@ -213,6 +216,12 @@ def _parse_price_table(value: Any) -> dict[str, dict[str, float]]:
     return table
 
 
+def _parse_placement(value: Any) -> PlacementTable:
+    from relaykit.placement import parse_table  # stdlib-only; loaded when a file sets it
+
+    return parse_table(value)
+
+
 @dataclass(frozen=True)
 class Field:
     """One setting: its parser, default and the sentence the docs show for it."""
@@ -395,6 +404,15 @@ FIELDS: tuple[Field, ...] = (
         "the cold start, so it is off unless set.",
     ),
     Field(
+        "worker_in_serve",
+        _parse_bool,
+        False,
+        "Container: when true, `relaykit serve` also runs the event-source worker (the same as "
+        "`relaykit serve --worker` or a separate `relaykit worker`) in each server process: it "
+        "polls the SQS queues of `@app.on_sqs` handlers and runs `@app.on_schedule` handlers, "
+        "started and stopped with the server (see docs/event-sources.md).",
+    ),
+    Field(
         "model_max_tokens",
         _parse_positive_int,
         4096,
@@ -448,6 +466,26 @@ FIELDS: tuple[Field, ...] = (
         '`{"MODEL_ID": {"input": 3.0, "output": 15.0, "cache_read": 0.3, "cache_write": '
         "3.75}}` in USD per million tokens (a TOML table, or JSON in the environment variable).",
     ),
+    Field(
+        "placement",
+        _parse_placement,
+        None,
+        "Deployment: where each handler runs (`lambda`, `lambda-stream`, `container`, or a list) "
+        "and with what memory, timeout, concurrency and auth, as `[placement.defaults]` and "
+        '`[placement."/path"]` tables (JSON in the environment variable). Read by `relaykit '
+        "routes`, `relaykit package` and `relaykit deploy-config`; see docs/deploy.md.",
+    ),
+    Field(
+        "measure",
+        _parse_choice(("auto", "off", "log", "store")),
+        "auto",
+        "Measurements for `relaykit advise` (wall and CPU time, model wait, peak memory, tokens, "
+        "response size per invocation and workflow step): `log` writes one JSON line per "
+        "invocation to stdout that is also a CloudWatch EMF metrics document; `store` writes "
+        "them in batches to `measurements.db` next to a SQLite store (else in `.relaykit/`); "
+        "`off`. `auto` is `store` under `relaykit dev`, `log` under `relaykit serve` and on "
+        "Lambda (when `metrics` is on), and `off` elsewhere.",
+    ),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 
@@ -470,6 +508,7 @@ class Settings:
     metrics: bool = True
     metrics_namespace: str = "relaykit"
     tracing: bool = False
+    worker_in_serve: bool = False
     lambda_response_mode: str = "auto"
     workflow_margin: float = 2.0
     workflow_inline_wait_max: float = 5.0
@@ -486,6 +525,8 @@ class Settings:
     anthropic_api_key_parameter: str | None = None
     bedrock_region: str | None = None
     price_table: Mapping[str, Mapping[str, float]] | None = None
+    placement: PlacementTable | None = None
+    measure: str = "auto"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def resolved_target(self, environ: Mapping[str, str] | None = None) -> str:

@@ -14,8 +14,8 @@ what it receives) and the context. The record parameter's annotation decides the
   ``REMOVE``, converted from DynamoDB JSON), or the EventBridge ``detail``.
 
 Matching (``SourceSpec.matches_*``) is plain string and dictionary work; this module is
-stdlib-only, like the rest of the core. The EventBridge pattern subset is documented on
-``pattern_matches``.
+stdlib-only, like the rest of the core. The EventBridge pattern subset is documented in
+``relaykit.patterns``; schedule expressions in ``relaykit.schedules``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,19 @@ from typing import Any, Literal
 
 from relaykit.errors import RegistrationError
 from relaykit.handlers import HandlerSpec, _concurrency, _hints, _split_params, describe
+from relaykit.patterns import check_pattern, pattern_matches
+
+__all__ = [
+    "SourceSpec",
+    "build_source",
+    "check_clash",
+    "check_events",
+    "check_name",
+    "check_pattern",
+    "check_schedule",
+    "pattern_matches",
+    "resource_name",
+]
 
 SourceKind = Literal["sqs", "s3", "dynamodb", "schedule", "eventbridge"]
 RecordMode = Literal["raw", "powertools", "body"]
@@ -204,116 +217,34 @@ def check_events(events: str | Sequence[str] | None, fn: Callable[..., Any]) -> 
     return tuple(item.removeprefix("s3:") for item in items)
 
 
-# EventBridge patterns -----------------------------------------------------------------------
+def check_schedule(expression: Any, fn: Callable[..., Any]) -> str:
+    """A schedule expression ``relaykit.schedules`` can run; ``RegistrationError`` otherwise."""
+    from relaykit.schedules import parse_schedule
 
-_OPERATORS = frozenset(
-    {"prefix", "suffix", "anything-but", "exists", "numeric", "equals-ignore-case", "wildcard"}
-)
-
-
-def check_pattern(pattern: Any, fn: Callable[..., Any], path: str = "") -> Mapping[str, Any]:
-    """Check an EventBridge pattern against the supported subset (see ``pattern_matches``)."""
-    where = f"handler {describe(fn)}"
-    if not isinstance(pattern, Mapping) or (not path and not pattern):
+    if not isinstance(expression, str):
         raise RegistrationError(
-            f"{where}: an EventBridge pattern is a non-empty JSON object, got {pattern!r}"
+            f"handler {describe(fn)}: schedule {expression!r} is not 'rate(...)' or 'cron(...)'"
         )
-    for key, value in pattern.items():
-        at = f"{path}.{key}" if path else str(key)
-        if isinstance(value, Mapping):
-            check_pattern(value, fn, at)
+    try:
+        parse_schedule(expression)
+    except ValueError as exc:
+        raise RegistrationError(f"handler {describe(fn)}: {exc}") from None
+    return expression
+
+
+def check_clash(registered: Sequence[SourceSpec], spec: SourceSpec) -> None:
+    """``RegistrationError`` when ``spec``'s queue, table or schedule rule already has a handler
+    (several ``on_s3`` and ``on_eventbridge`` handlers may share a bucket or match one event)."""
+    for other in registered:
+        if other.source != spec.source:
             continue
-        if not isinstance(value, list) or not value:
+        clash = (
+            (spec.source == "sqs" and other.queue_name == spec.queue_name)
+            or (spec.source == "dynamodb" and other.table == spec.table)
+            or (spec.source == "schedule" and other.rule == spec.rule)
+        )
+        if clash:
             raise RegistrationError(
-                f"{where}: pattern field {at!r} must be a non-empty list of values or a nested "
-                f"object, got {value!r}"
+                f"handler {describe(spec.fn)}: {spec.label} is already handled by "
+                f"{describe(other.fn)}"
             )
-        for item in value:
-            if isinstance(item, Mapping):
-                unknown = set(item) - _OPERATORS
-                if len(item) != 1 or unknown:
-                    raise RegistrationError(
-                        f"{where}: pattern field {at!r} uses an unsupported operator "
-                        f"{sorted(map(str, item))}; supported: {', '.join(sorted(_OPERATORS))}"
-                    )
-    return pattern
-
-
-def pattern_matches(pattern: Mapping[str, Any], event: Any) -> bool:
-    """True when ``event`` matches the EventBridge ``pattern`` (a documented subset).
-
-    Supported: nested objects; a list of allowed values per field (strings, numbers, booleans,
-    ``null``), matched against a scalar or, for an array field, against any element; and these
-    operators: ``prefix``, ``suffix``, ``equals-ignore-case``, ``wildcard`` (``*``),
-    ``anything-but`` (a value, a list, or ``{"prefix": ...}``), ``exists`` and ``numeric``
-    (``[">", 0, "<=", 5]``). Not supported: ``$or``, ``cidr`` and matching on array positions.
-    """
-    if not isinstance(event, Mapping):
-        return False
-    for key, wanted in pattern.items():
-        present = key in event
-        value = event.get(key)
-        if isinstance(wanted, Mapping):
-            if not present or not pattern_matches(wanted, value):
-                return False
-            continue
-        if not _field_matches(wanted, present, value):
-            return False
-    return True
-
-
-def _field_matches(wanted: list[Any], present: bool, value: Any) -> bool:
-    values = value if isinstance(value, list) else [value]
-    for rule in wanted:
-        if isinstance(rule, Mapping) and "exists" in rule:
-            if bool(rule["exists"]) == (present and value is not None):
-                return True
-            continue
-        if not present:
-            continue
-        if any(_value_matches(rule, item) for item in values):
-            return True
-    return False
-
-
-def _value_matches(rule: Any, value: Any) -> bool:
-    if not isinstance(rule, Mapping):
-        return bool(rule == value) and isinstance(rule, bool) == isinstance(value, bool)
-    op, arg = next(iter(rule.items()))
-    if op == "prefix":
-        return isinstance(value, str) and value.startswith(str(arg))
-    if op == "suffix":
-        return isinstance(value, str) and value.endswith(str(arg))
-    if op == "equals-ignore-case":
-        return isinstance(value, str) and value.casefold() == str(arg).casefold()
-    if op == "wildcard":
-        return isinstance(value, str) and fnmatch.fnmatchcase(value, str(arg).replace("[", "[[]"))
-    if op == "anything-but":
-        if isinstance(arg, Mapping):
-            return not _value_matches(arg, value)
-        excluded = arg if isinstance(arg, list) else [arg]
-        return value not in excluded
-    if op == "numeric":
-        return _numeric(arg, value)
-    return False
-
-
-_COMPARE: dict[str, Callable[[float, float], bool]] = {
-    "=": lambda a, b: a == b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-}
-
-
-def _numeric(arg: Any, value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    if not isinstance(arg, list) or len(arg) % 2:
-        return False
-    for op, bound in zip(arg[::2], arg[1::2], strict=True):
-        compare = _COMPARE.get(op)
-        if compare is None or not compare(float(value), float(bound)):
-            return False
-    return True

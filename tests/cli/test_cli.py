@@ -44,8 +44,10 @@ def test_routes_lists_handlers_with_kinds_and_types() -> None:
     result = run("routes", QUICKSTART)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["KIND", "METHOD", "PATH", "HANDLER", "INPUT", "OUTPUT"]
-    assert lines[1].split() == ["task", "POST", "/ask", "quickstart.ask", "Ask", "Answer"]
+    assert lines[0].split()[:6] == ["KIND", "METHOD", "PATH", "HANDLER", "INPUT", "OUTPUT"]
+    assert lines[0].split()[6:] == ["TARGET", "MEMORY", "TIMEOUT", "AUTH"]
+    assert lines[1].split()[:6] == ["task", "POST", "/ask", "quickstart.ask", "Ask", "Answer"]
+    assert lines[1].split()[6:] == ["lambda", "1024", "30", "AWS_IAM"]
     assert lines[2].split()[:3] == ["stream", "POST", "/chat"]
     as_json = json.loads(run("routes", QUICKSTART, "--json").stdout)
     assert [row["path"] for row in as_json] == ["/ask", "/chat", "/classify", "/steps"]

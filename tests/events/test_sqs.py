@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel
 
 from relaykit import App, Context, UnknownEventError
+from relaykit.llm.local import LocalModel
 
 Invoke = Callable[[App, dict[str, Any]], Any]
 
@@ -198,3 +200,48 @@ def test_idempotent_redelivery_does_not_call_again(
     fail.clear()
     assert invoke(app, event("sqs")) == {"batchItemFailures": []}
     assert sorted(calls) == ["o-1", "o-2", "o-2", "o-3"]
+
+
+def test_fifo_failure_skips_only_its_message_group(
+    new_app: Callable[[], App], invoke: Invoke, event: Callable[[str], dict[str, Any]]
+) -> None:
+    """FIFO with two message groups: the failure in group A fails the rest of A (reported, not
+    run) while group B runs to the end, in order (SqsFifoPartialProcessor, skip_group_on_error)."""
+    app = new_app()
+    ran: list[str] = []
+
+    @app.on_sqs("orders.fifo")
+    async def handle(item: Order) -> None:
+        ran.append(item.order_id)
+        if "FAIL" in item.text:
+            raise RuntimeError("boom")
+
+    batch = event("sqs_fifo_groups")
+    ids = [record["messageId"] for record in batch["Records"]]
+    out = invoke(app, batch)
+    assert out == {"batchItemFailures": [{"itemIdentifier": ids[2]}, {"itemIdentifier": ids[4]}]}
+    assert ran == ["a-1", "b-1", "a-2", "b-2"]
+
+
+def test_idempotent_redelivery_does_not_call_the_model_again(
+    tmp_path: Path, invoke: Invoke, event: Callable[[str], dict[str, Any]]
+) -> None:
+    """The whole batch is redelivered (a Lambda timeout, say): with idempotent=True the model is
+    not called again for the records already processed. The scripted model has exactly one reply
+    per message, so a repeated call would fail the record."""
+    model = LocalModel(delay=0, script=["summary 1", "summary 2", "summary 3"])
+    settings = {"metrics": False, "store": f"sqlite:///{tmp_path}/relaykit.db"}
+    app = App("idem", settings=settings, model=model, config_dir=tmp_path)
+    replies: list[str] = []
+
+    @app.on_sqs("orders", idempotent=True)
+    async def summarise(order: Order, ctx: Context) -> None:
+        reply = await ctx.llm.complete([{"role": "user", "content": order.text}])
+        replies.append(reply.text)
+
+    assert invoke(app, event("sqs")) == {"batchItemFailures": []}
+    again = event("sqs")
+    for record in again["Records"]:
+        record["attributes"]["ApproximateReceiveCount"] = "2"
+    assert invoke(app, again) == {"batchItemFailures": []}
+    assert sorted(replies) == ["summary 1", "summary 2", "summary 3"]

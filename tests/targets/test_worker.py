@@ -1,6 +1,7 @@
 """``relaykit worker`` against a real SQS API: moto's server on 127.0.0.1, real boto3, dummy
 credentials. Messages are processed and deleted, a failing one reaches the dead-letter queue
-after its receive limit, SIGTERM mid-batch loses nothing, idempotent redelivery is skipped."""
+after its receive limit, visibility is extended for a slow handler, FIFO groups keep their
+order, schedules run, SIGTERM mid-batch loses nothing, idempotent redelivery is skipped."""
 
 from __future__ import annotations
 
@@ -12,68 +13,27 @@ import subprocess
 import sys
 import textwrap
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from relaykit import App, Context
+from relaykit.errors import StartupError
 from relaykit.targets.worker import Worker
+from sqs_moto import CREDENTIALS, count, drain, make_queue, moto_server, sqs
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def sqs_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A moto server on loopback (its own port), stopped at the end; dummy credentials."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    # moto's backends are per process: start every test from empty queues.
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL_SQS": endpoint,
-    }.items():
-        monkeypatch.setenv(name, value)
-    try:
+    """moto's server with its endpoint in ``AWS_ENDPOINT_URL_SQS`` (as a container would set)."""
+    with moto_server() as endpoint:
+        for name, value in {**CREDENTIALS, "AWS_ENDPOINT_URL_SQS": endpoint}.items():
+            monkeypatch.setenv(name, value)
         yield endpoint
-    finally:
-        server.stop()
-
-
-def sqs(endpoint: str) -> Any:
-    return boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
-
-
-def make_queue(client: Any, name: str, *, dlq: str | None = None, visibility: int = 30) -> str:
-    attributes = {"VisibilityTimeout": str(visibility)}
-    if dlq is not None:
-        arn = client.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])
-        attributes["RedrivePolicy"] = json.dumps(
-            {"deadLetterTargetArn": arn["Attributes"]["QueueArn"], "maxReceiveCount": "2"}
-        )
-    url: str = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-    return url
-
-
-def drain(client: Any, url: str) -> list[str]:
-    bodies: list[str] = []
-    while True:
-        got = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-        if not got.get("Messages"):
-            return bodies
-        for message in got["Messages"]:
-            bodies.append(message["Body"])
-            client.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
 async def run_until(worker: Worker, done: Any, limit: float = 20) -> None:
@@ -130,10 +90,7 @@ async def test_failing_message_reaches_the_dlq(sqs_endpoint: str, tmp_path: Path
     worker = Worker(app, wait_seconds=1)
 
     def in_dlq() -> bool:
-        attributes = client.get_queue_attributes(
-            QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"]
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) == 1
+        return count(client, dlq) == 1
 
     await run_until(worker, in_dlq, limit=20)
     assert in_dlq()
@@ -142,22 +99,100 @@ async def test_failing_message_reaches_the_dlq(sqs_endpoint: str, tmp_path: Path
 
 
 async def test_visibility_is_extended_for_a_slow_handler(sqs_endpoint: str, tmp_path: Path) -> None:
-    """A handler slower than the visibility timeout (1 s) still sees its message only once."""
+    """A handler running 3x the visibility timeout (2 s): another consumer polling meanwhile
+    never receives the message, which is received once and deleted at the end."""
     client = sqs(sqs_endpoint)
-    url = make_queue(client, "slow", visibility=1)
+    url = make_queue(client, "slow", visibility=2)
     client.send_message(QueueUrl=url, MessageBody='{"n": 7}')
     app = new_app(tmp_path)
     calls: list[int] = []
+    running = asyncio.Event()
 
     @app.on_sqs("slow")
     async def job(body: dict[str, int]) -> None:
         calls.append(body["n"])
-        await asyncio.sleep(3)
+        running.set()
+        await asyncio.sleep(6)
+
+    async def other_consumer() -> list[str]:
+        await running.wait()
+        stolen: list[str] = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            got = await asyncio.to_thread(
+                client.receive_message, QueueUrl=url, WaitTimeSeconds=0, VisibilityTimeout=0
+            )
+            stolen += [message["Body"] for message in got.get("Messages", [])]
+            await asyncio.sleep(0.25)
+        return stolen
 
     worker = Worker(app, wait_seconds=1)
-    await run_until(worker, lambda: worker.processed == 1, limit=15)
+    probe = asyncio.create_task(other_consumer())
+    await run_until(worker, lambda: worker.processed == 1, limit=20)
+    assert await probe == []
     assert calls == [7]
     assert drain(client, url) == []
+
+
+async def test_fifo_failure_holds_back_only_its_group(sqs_endpoint: str, tmp_path: Path) -> None:
+    """FIFO: the first failure in group A leaves the rest of A unrun and undeleted, for
+    redelivery in order; group B runs to the end and is deleted. Within each group the handler
+    calls follow send order."""
+    client = sqs(sqs_endpoint)
+    url = make_queue(client, "orders.fifo", visibility=30)
+    for group, n in [("a", 1), ("a", 2), ("b", 1), ("a", 3), ("b", 2)]:
+        client.send_message(
+            QueueUrl=url, MessageBody=json.dumps({"id": f"{group}-{n}"}), MessageGroupId=group
+        )
+    app = new_app(tmp_path)
+    calls: list[str] = []
+
+    @app.on_sqs("orders.fifo")
+    async def job(body: dict[str, str]) -> None:
+        calls.append(body["id"])
+        await asyncio.sleep(0.05)
+        if body["id"] == "a-2":
+            raise RuntimeError("the model is down")
+
+    worker = Worker(app, wait_seconds=1)
+    await run_until(worker, lambda: worker.processed == 3 and worker.failed == 1, limit=15)
+    assert [call for call in calls if call.startswith("a")] == ["a-1", "a-2"]
+    assert [call for call in calls if call.startswith("b")] == ["b-1", "b-2"]
+    attributes = client.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    left = int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+    assert left == 2  # a-2 and a-3, left for redelivery
+
+
+async def test_schedules_run_in_the_worker(sqs_endpoint: str, tmp_path: Path) -> None:
+    """A ``rate(1 second)`` schedule runs about once a second with a Scheduled Event record."""
+    app = new_app(tmp_path)
+    events: list[dict[str, Any]] = []
+
+    @app.on_schedule("rate(1 second)", rule="tick")
+    async def tick(event: dict[str, Any], ctx: Context) -> None:
+        events.append(event)
+
+    worker = Worker(app, wait_seconds=1)
+    await run_until(worker, lambda: len(events) >= 2, limit=10)
+    assert events[0]["detail-type"] == "Scheduled Event"
+    assert events[0]["resources"][0].endswith(":rule/tick")
+    assert events[0]["id"] != events[1]["id"]
+
+
+async def test_a_missing_queue_is_a_clear_error(sqs_endpoint: str, tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+
+    @app.on_sqs("nowhere")
+    async def job(body: Any) -> None:
+        return None
+
+    with pytest.raises(StartupError, match=r"cannot use the SQS queue 'nowhere' at http://127"):
+        await Worker(app, wait_seconds=1).run()
 
 
 async def test_idempotent_redelivery_is_skipped(sqs_endpoint: str, tmp_path: Path) -> None:

@@ -10,7 +10,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from relaykit.errors import AppLoadError, ConfigError, MissingExtraError, RegistrationError
+from relaykit.errors import (
+    AppLoadError,
+    ConfigError,
+    MissingExtraError,
+    RegistrationError,
+    StartupError,
+)
 
 APP_HELP = "the app: MODULE:APP (e.g. myapp.main:app), MODULE, or path/to/file.py[:APP]"
 
@@ -44,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
         help="uvicorn's log level (default info)",
+    )
+    serve.add_argument(
+        "--worker",
+        action="store_true",
+        help="also run 'relaykit worker' in each server process: poll the app's SQS queues and "
+        "run its schedules (the worker_in_serve setting does the same)",
     )
 
     dev = commands.add_parser(
@@ -128,6 +140,12 @@ def _parser() -> argparse.ArgumentParser:
     from relaykit.cli import runs
 
     runs.add_parser(commands, APP_HELP)
+    from relaykit.cli import advise
+
+    advise.add_parser(commands, APP_HELP)
+    from relaykit.deploy import cli as deploy
+
+    deploy.add_parsers(commands, APP_HELP)
     return parser
 
 
@@ -144,6 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 port=args.port,
                 workers=args.workers,
                 log_level=args.log_level,
+                worker=args.worker,
             )
             return 0
         if args.command == "dev" and args.lambda_:
@@ -161,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from relaykit.cli.samples import print_event
 
             return print_event(args)
+        if args.command in ("package", "deploy-config"):
+            from relaykit.deploy.cli import run
+
+            return run(args)
         from relaykit.cli.invoke import invoke, routes
         from relaykit.cli.loader import load_app
 
@@ -183,8 +206,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from relaykit.cli.runs import runs
 
             return runs(app, args)
+        if args.command == "advise":
+            from relaykit.cli.advise import advise_command
+
+            return advise_command(app, args)
         return routes(app, as_json=args.json)
-    except (AppLoadError, ConfigError, MissingExtraError, RegistrationError) as exc:
+    except (AppLoadError, ConfigError, MissingExtraError, RegistrationError, StartupError) as exc:
         print(f"relaykit {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -58,10 +58,13 @@ def invoke(app: App, path: str, text: str | None, *, out: TextIO = sys.stdout) -
     return 0
 
 
-def invoke_event(app: App, source: str, *, out: TextIO = sys.stdout) -> int:
+def invoke_event(app: App, source: str, *, out: TextIO | None = None) -> int:
     """Run the Lambda event in ``source`` (a file, or ``-`` for stdin) through
-    ``app.lambda_handler`` in-process and print the handler's response as JSON."""
+    ``app.lambda_handler`` in-process and print the handler's response as JSON (to ``out``,
+    default the current ``sys.stdout``)."""
     from relaykit.targets.lambda_handler import LambdaHandler
+
+    out = out if out is not None else sys.stdout
 
     try:
         if source == "-":
@@ -110,7 +113,11 @@ def _type_name(annotation: Any) -> str:
 
 
 def routes(app: App, *, as_json: bool, out: TextIO = sys.stdout) -> int:
-    """Print every handler with its kind, path, function and types."""
+    """Print every handler with its kind, path, function, types and placement (where it is
+    deployed: target, memory, timeout, auth; see docs/deploy.md)."""
+    from relaykit.placement import resolve
+
+    placements = {p.name: p for p in resolve(app)}
     rows = [
         {
             "kind": spec.kind,
@@ -119,6 +126,7 @@ def routes(app: App, *, as_json: bool, out: TextIO = sys.stdout) -> int:
             "handler": f"{spec.fn.__module__}.{spec.fn.__qualname__}",
             "input": _type_name(spec.body_type),
             "output": _type_name(spec.output_type),
+            **placements[spec.path].as_row(),
         }
         for spec in app.handlers
     ]
@@ -128,8 +136,9 @@ def routes(app: App, *, as_json: bool, out: TextIO = sys.stdout) -> int:
     if not rows:
         out.write(f"app {app.name!r} has no handlers\n")
         return 0
-    headers = ["KIND", "METHOD", "PATH", "HANDLER", "INPUT", "OUTPUT"]
-    table = [headers] + [[row[key.lower()] for key in headers] for row in rows]
+    headers = ["KIND", "METHOD", "PATH", "HANDLER", "INPUT", "OUTPUT", "TARGET", "MEMORY"]
+    headers += ["TIMEOUT", "AUTH"]
+    table = [headers] + [[str(row[key.lower()]) for key in headers] for row in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(headers))]
     for line in table:
         out.write(

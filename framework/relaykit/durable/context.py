@@ -61,6 +61,7 @@ class WorkflowContext(Context):
             function_arn=base.function_arn,
             trace_id=base.trace_id,
             meta=base.meta,
+            recorder=base.recorder,
         )
         self._x = execution
         self._prefix = prefix
@@ -197,11 +198,19 @@ class WorkflowContext(Context):
                 )
             token = _current_step.set(step_id)
             attempt_token = _current_attempt.set(attempts)
+            recorder = self.recorder
+            probe = recorder.start(self, "step", streamed=False, step=name) if recorder else None
             try:
                 value = await _call(fn, args)
             except Exception as exc:
+                if probe is not None:
+                    probe.finish(0, error=True, wall_s=self._x.clock.now() - started)
                 not_before = await self._x.after_failure(step_id, name, exc, attempts, policy)
                 continue
+            except BaseException:
+                if probe is not None:
+                    probe.discard()
+                raise
             finally:
                 _current_attempt.reset(attempt_token)
                 _current_step.reset(token)
@@ -220,6 +229,8 @@ class WorkflowContext(Context):
                 )
             )
             self._x.durations.add(name, duration)
+            if probe is not None:  # the step record's own duration, as the planner sees it
+                probe.finish(len(text), error=False, wall_s=duration)
             return restored
 
     async def now(self) -> float:

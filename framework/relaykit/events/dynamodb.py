@@ -22,7 +22,7 @@ class DynamoDBEvents:
         self.env = env
 
     def matches(self, event: Mapping[str, Any]) -> bool:
-        from relaykit.events.records import is_records_of
+        from relaykit.events.shapes import is_records_of
 
         return is_records_of(event, "aws:dynamodb")
 
@@ -34,7 +34,8 @@ class DynamoDBEvents:
         import aws_lambda_powertools.utilities.batch  # noqa: F401
 
     async def handle(self, event: dict[str, Any], context: Any) -> Outcome:
-        from relaykit.events.records import process_batch, route_dynamodb, run_one
+        from relaykit.events.batch import process_batch
+        from relaykit.events.records import route_dynamodb, run_one
         from relaykit.invocation import from_lambda
 
         app = self.env.app

@@ -1,26 +1,32 @@
-"""Running event-source records through their handlers: shared by the Lambda event kinds
-(``relaykit.events.sqs``, ``s3``, ``dynamodb``, ``eventbridge``) and ``relaykit worker``.
+"""Routing event-source records to their handlers and running them: shared by the Lambda event
+kinds (``relaykit.events.sqs``, ``s3``, ``dynamodb``, ``eventbridge``) and ``relaykit worker``.
 
 Routing finds the handler of every record before any handler runs, so a record nobody handles
-fails the whole invocation with a clear ``UnknownEventError`` (the batch is retried and reaches
-the dead-letter queue) instead of being acknowledged unseen. Batches go through Powertools'
-batch processors (``batchItemFailures``); handlers always run on the caller's event loop.
+fails with a clear ``UnknownEventError`` (the batch is retried and reaches the dead-letter queue)
+instead of being acknowledged unseen. Each record runs with a fresh ``Context`` on the caller's
+event loop; handlers registered with ``idempotent=True`` skip a record already processed
+(``relaykit.idempotency``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
 import logging
 import weakref
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_plus
 
-from relaykit.dispatch import call_task, validate_input
+from relaykit.dispatch import adapter_for, call_task, validate_input
 from relaykit.errors import UnknownEventError
+from relaykit.events.shapes import (
+    dynamodb_body,
+    is_eventbridge_s3,
+    record_id,
+    s3_object,
+    s3_record_from_eventbridge,
+    s3_records_in,
+    sqs_body,
+)
 from relaykit.sources import SourceSpec, pattern_matches
 
 if TYPE_CHECKING:
@@ -38,132 +44,6 @@ class Routed:
     record: Mapping[str, Any]
 
 
-# Record shapes ------------------------------------------------------------------------------
-
-
-def is_records_of(event: Mapping[str, Any], source: str) -> bool:
-    """True when ``event`` is a ``{"Records": [...]}`` batch whose first record is ``source``."""
-    records = event.get("Records")
-    if not isinstance(records, list) or not records or not isinstance(records[0], Mapping):
-        return False
-    first = records[0]
-    return first.get("eventSource") == source or first.get("EventSource") == source
-
-
-def sqs_body(record: Mapping[str, Any]) -> Any:
-    """An SQS message body: decoded JSON when it is JSON, the string otherwise."""
-    body = record.get("body", "")
-    try:
-        return json.loads(body)
-    except (TypeError, ValueError):
-        return body
-
-
-def s3_object(record: Mapping[str, Any]) -> tuple[str, str, str]:
-    """``(bucket, key, event name)`` of an S3 notification record (the key URL-decoded)."""
-    s3 = record.get("s3") or {}
-    bucket = str((s3.get("bucket") or {}).get("name", ""))
-    key = unquote_plus(str((s3.get("object") or {}).get("key", "")))
-    return bucket, key, str(record.get("eventName", ""))
-
-
-_EB_S3_EVENTS = {
-    ("Object Created", "PutObject"): "ObjectCreated:Put",
-    ("Object Created", "CopyObject"): "ObjectCreated:Copy",
-    ("Object Created", "POST Object"): "ObjectCreated:Post",
-    ("Object Created", "CompleteMultipartUpload"): "ObjectCreated:CompleteMultipartUpload",
-    ("Object Deleted", "DeleteObject"): "ObjectRemoved:Delete",
-    ("Object Deleted", "Lifecycle Expiration"): "LifecycleExpiration:Delete",
-}
-
-
-def is_eventbridge_s3(event: Any) -> bool:
-    return (
-        isinstance(event, Mapping)
-        and event.get("source") == "aws.s3"
-        and isinstance(event.get("detail"), Mapping)
-        and "bucket" in event["detail"]
-    )
-
-
-def s3_record_from_eventbridge(event: Mapping[str, Any]) -> dict[str, Any]:
-    """An EventBridge S3 event as the S3 notification record ``on_s3`` handlers receive."""
-    detail = event["detail"]
-    kind = str(event.get("detail-type", ""))
-    reason = str(detail.get("reason", ""))
-    default = "ObjectCreated:Put" if kind == "Object Created" else "ObjectRemoved:Delete"
-    obj = detail.get("object") or {}
-    bucket = str((detail.get("bucket") or {}).get("name", ""))
-    return {
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "awsRegion": event.get("region", ""),
-        "eventTime": event.get("time", ""),
-        "eventName": _EB_S3_EVENTS.get((kind, reason), default),
-        "userIdentity": {"principalId": str(detail.get("requester", ""))},
-        "requestParameters": {"sourceIPAddress": str(detail.get("source-ip-address", ""))},
-        "responseElements": {"x-amz-request-id": str(detail.get("request-id", ""))},
-        "s3": {
-            "s3SchemaVersion": "1.0",
-            "configurationId": "eventbridge",
-            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-            "object": {
-                "key": str(obj.get("key", "")),
-                "size": obj.get("size", 0),
-                "eTag": obj.get("etag", ""),
-                "versionId": obj.get("version-id", ""),
-                "sequencer": obj.get("sequencer", ""),
-            },
-        },
-    }
-
-
-def s3_records_in(body: Any) -> list[dict[str, Any]] | None:
-    """The S3 notification records an SQS body carries (S3 notification or EventBridge S3
-    event); ``[]`` for S3's test event; ``None`` when the body is not an S3 notification."""
-    if not isinstance(body, Mapping):
-        return None
-    if body.get("Event") == "s3:TestEvent" and "Bucket" in body:
-        return []
-    if is_records_of(body, "aws:s3"):
-        return [dict(record) for record in body["Records"] if isinstance(record, Mapping)]
-    if is_eventbridge_s3(body):
-        return [s3_record_from_eventbridge(body)]
-    return None
-
-
-def _from_dynamodb(value: Mapping[str, Any]) -> Any:
-    (tag, inner), *_ = value.items()
-    if tag == "S":
-        return inner
-    if tag == "N":
-        return int(inner) if inner.lstrip("-").isdigit() else float(inner)
-    if tag == "B":
-        return base64.b64decode(inner)
-    if tag == "BOOL":
-        return bool(inner)
-    if tag == "NULL":
-        return None
-    if tag == "M":
-        return {key: _from_dynamodb(item) for key, item in inner.items()}
-    if tag == "L":
-        return [_from_dynamodb(item) for item in inner]
-    if tag == "SS":
-        return list(inner)
-    if tag == "NS":
-        return [_from_dynamodb({"N": item}) for item in inner]
-    if tag == "BS":
-        return [base64.b64decode(item) for item in inner]
-    raise ValueError(f"unknown DynamoDB type {tag!r}")
-
-
-def dynamodb_item(image: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """A DynamoDB JSON image (``{"id": {"S": "1"}}``) as plain values (``{"id": "1"}``)."""
-    if image is None:
-        return None
-    return {key: _from_dynamodb(value) for key, value in image.items()}
-
-
 def record_body(spec: SourceSpec, record: Mapping[str, Any]) -> Any:
     """What a ``body``-mode handler's annotation is validated from (see ``relaykit.sources``)."""
     if spec.source == "sqs":
@@ -171,20 +51,8 @@ def record_body(spec: SourceSpec, record: Mapping[str, Any]) -> Any:
     if spec.source == "s3":
         return dict(record)
     if spec.source == "dynamodb":
-        data = record.get("dynamodb") or {}
-        image = data.get("OldImage") if record.get("eventName") == "REMOVE" else None
-        return dynamodb_item(image or data.get("NewImage") or data.get("Keys"))
+        return dynamodb_body(record)
     return record.get("detail")
-
-
-_POWERTOOLS = {
-    "sqs": ("aws_lambda_powertools.utilities.data_classes.sqs_event", "SQSRecord"),
-    "s3": ("aws_lambda_powertools.utilities.data_classes.s3_event", "S3EventRecord"),
-    "dynamodb": (
-        "aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event",
-        "DynamoDBRecord",
-    ),
-}
 
 
 def record_value(spec: SourceSpec, record: Mapping[str, Any]) -> Any:
@@ -193,7 +61,18 @@ def record_value(spec: SourceSpec, record: Mapping[str, Any]) -> Any:
         return dict(record)
     if spec.mode == "powertools":
         return spec.handler.body_type(dict(record))
+    if spec.source == "sqs" and isinstance(record.get("body"), str):
+        return _sqs_value(spec, record["body"])
     return validate_input(spec.handler, record_body(spec, record))
+
+
+def _sqs_value(spec: SourceSpec, body: str) -> Any:
+    """An SQS body validated straight from its JSON text (one parse instead of two); a body
+    that is not JSON, or does not validate, goes the general way (same value, same errors)."""
+    try:
+        return adapter_for(spec.handler.body_type).validate_json(body)
+    except ValueError:  # pydantic's ValidationError
+        return validate_input(spec.handler, sqs_body({"body": body}))
 
 
 # Routing ------------------------------------------------------------------------------------
@@ -215,13 +94,29 @@ def route_s3(app: App, record: Mapping[str, Any]) -> Routed:
     )
 
 
-def route_sqs(app: App, record: Mapping[str, Any]) -> list[Routed]:
-    """The work an SQS record carries: its queue's ``on_sqs`` handler, else the ``on_s3``
-    handlers of the S3 notifications in its body."""
-    arn = str(record.get("eventSourceARN", ""))
+def queue_handler(app: App, arn: str) -> SourceSpec | None:
+    """The ``on_sqs`` handler of the queue ``arn``, if any."""
     for spec in app.sources:
         if spec.source == "sqs" and spec.matches_queue(arn):
-            return [Routed(spec, record)]
+            return spec
+    return None
+
+
+def route_sqs(
+    app: App, record: Mapping[str, Any], cache: dict[str, SourceSpec | None] | None = None
+) -> list[Routed]:
+    """The work an SQS record carries: its queue's ``on_sqs`` handler, else the ``on_s3``
+    handlers of the S3 notifications in its body. ``cache`` keeps the queue lookup across the
+    records of one batch (they share their queue)."""
+    arn = str(record.get("eventSourceARN", ""))
+    if cache is None:
+        spec = queue_handler(app, arn)
+    elif arn in cache:
+        spec = cache[arn]
+    else:
+        spec = cache[arn] = queue_handler(app, arn)
+    if spec is not None:
+        return [Routed(spec, record)]
     wrapped = s3_records_in(sqs_body(record))
     if wrapped is not None:
         return [route_s3(app, inner) for inner in wrapped]
@@ -288,24 +183,35 @@ def markers_for(app: App) -> Markers:
 
 
 def idempotency_key(work: Routed) -> str | None:
+    """The marker key of a record for an ``idempotent=True`` handler (``None`` otherwise): the
+    handler's source label plus the record's redelivery-stable id (``shapes.record_id``)."""
     if not work.spec.idempotent:
         return None
-    message_id = work.record.get("messageId")
-    return f"{work.spec.queue_name}#{message_id}" if message_id else None
+    rid = record_id(work.spec.source, work.record)
+    if rid is None:
+        return None
+    where = f"sqs:{work.spec.queue_name}" if work.spec.source == "sqs" else work.spec.label
+    return f"{where}#{rid}"
 
 
 async def run_one(app: App, work: Routed, fields: Mapping[str, Any]) -> Any:
-    """Run one record through its handler with a fresh context; return the handler's result."""
+    """Run one record through its handler with a fresh context; return the handler's result.
+
+    For an ``idempotent=True`` handler a record already marked processed is skipped (``None`` is
+    returned) and a record whose handler succeeds is marked.
+    """
     key = idempotency_key(work)
     if key is not None and await markers_for(app).seen(key):
-        logger.info("%s: message %s already processed; skipped", work.spec.label, key)
+        logger.info("%s: record %s already processed; skipped", work.spec.label, key)
         return None
-    meta = {**dict(fields.get("meta") or {}), "source": work.spec.source}
-    for name in ("messageId", "eventID", "id"):
-        if name in work.record:
-            meta["record_id"] = work.record[name]
-            break
-    ctx = app.new_context(work.spec.handler, **{**fields, "meta": meta})
+    meta = dict(fields.get("meta") or ())
+    meta["source"] = work.spec.source
+    rid = record_id(work.spec.source, work.record)
+    if rid is not None:
+        meta["record_id"] = rid
+    options = dict(fields)
+    options["meta"] = meta
+    ctx = app.new_context(work.spec.handler, **options)
     value = record_value(work.spec, work.record) if work.spec.handler.takes_body else None
     result = await call_task(work.spec.handler, value, ctx)
     if key is not None:
@@ -317,68 +223,3 @@ async def run_all(app: App, works: Sequence[Routed], fields: Mapping[str, Any]) 
     """Run the work of one record (several S3 notifications in one message: in order)."""
     for work in works:
         await run_one(app, work, fields)
-
-
-async def process_batch(
-    records: Sequence[dict[str, Any]],
-    handle: Callable[[dict[str, Any]], Coroutine[Any, Any, Any]],
-    *,
-    event_type: str,
-    fifo: bool = False,
-    concurrent: bool = True,
-) -> dict[str, Any]:
-    """Run ``handle`` for each record through a Powertools batch processor; return its
-    ``{"batchItemFailures": [...]}`` response.
-
-    Standard SQS batches run concurrently (``AsyncBatchProcessor``); FIFO batches use
-    ``SqsFifoPartialProcessor`` (in order; the first failure fails every later record); DynamoDB
-    batches run in order (``BatchProcessor``). The processor runs in a worker thread and every
-    ``handle`` call is scheduled back on this loop, so handlers share the app's loop and clients.
-    """
-    from aws_lambda_powertools.utilities.batch import (
-        AsyncBatchProcessor,
-        BatchProcessor,
-        EventType,
-        SqsFifoPartialProcessor,
-    )
-
-    loop = asyncio.get_running_loop()
-    kind = EventType.SQS if event_type == "sqs" else EventType.DynamoDBStreams
-
-    def on_loop(record: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(handle(record.raw_event), loop)
-
-    processor: Any
-    if fifo:
-        processor = SqsFifoPartialProcessor()
-        processor.raise_on_entire_batch_failure = False
-    elif concurrent and event_type == "sqs":
-        processor = AsyncBatchProcessor(kind, raise_on_entire_batch_failure=False)
-    else:
-        processor = BatchProcessor(kind, raise_on_entire_batch_failure=False)
-
-    if isinstance(processor, AsyncBatchProcessor):
-
-        async def record_handler_async(record: Any) -> Any:
-            return await asyncio.wrap_future(on_loop(record))
-
-        def work() -> dict[str, Any]:
-            with processor(records=list(records), handler=record_handler_async):
-                processor.async_process()
-            return dict(processor.response())
-
-    else:
-
-        def record_handler(record: Any) -> Any:
-            return on_loop(record).result()
-
-        def work() -> dict[str, Any]:
-            with processor(records=list(records), handler=record_handler):
-                processor.process()
-            return dict(processor.response())
-
-    response = await asyncio.to_thread(work)
-    failed = response.get("batchItemFailures") or []
-    if failed:
-        logger.warning("%d of %d records failed", len(failed), len(records))
-    return response

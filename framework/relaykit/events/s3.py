@@ -27,7 +27,7 @@ class S3Events:
         self.env = env
 
     def matches(self, event: Mapping[str, Any]) -> bool:
-        from relaykit.events.records import is_records_of
+        from relaykit.events.shapes import is_records_of
 
         return is_records_of(event, "aws:s3")
 

@@ -2,7 +2,8 @@
 ARN), or, when the queue has none and the message carries an S3 notification (direct or from
 EventBridge), to the matching ``@app.on_s3`` handlers. Failures are reported per record with
 Powertools' batch utilities (``batchItemFailures``; enable ``ReportBatchItemFailures`` on the
-event source mapping); a FIFO batch stops at its first failure."""
+event source mapping); in a FIFO batch the first failure of a message group fails the rest of
+that group (``relaykit.events.batch``)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,6 @@ from relaykit.events.base import Environment, Outcome
 logger = logging.getLogger("relaykit.events")
 
 
-def is_fifo(records: list[dict[str, Any]]) -> bool:
-    """True when the batch comes from a FIFO queue (``.fifo`` ARN or a message group id)."""
-    first = records[0]
-    arn = str(first.get("eventSourceARN", ""))
-    return arn.endswith(".fifo") or "MessageGroupId" in (first.get("attributes") or {})
-
-
 class SqsEvents:
     """Serves SQS batches."""
 
@@ -31,7 +25,7 @@ class SqsEvents:
         self.env = env
 
     def matches(self, event: Mapping[str, Any]) -> bool:
-        from relaykit.events.records import is_records_of
+        from relaykit.events.shapes import is_records_of
 
         return is_records_of(event, "aws:sqs")
 
@@ -43,12 +37,14 @@ class SqsEvents:
         import aws_lambda_powertools.utilities.batch  # noqa: F401
 
     async def handle(self, event: dict[str, Any], context: Any) -> Outcome:
-        from relaykit.events.records import process_batch, route_sqs, run_all
+        from relaykit.events.batch import is_fifo, process_batch
+        from relaykit.events.records import route_sqs, run_all
         from relaykit.invocation import from_lambda
 
         app = self.env.app
         records: list[dict[str, Any]] = event["Records"]
-        routes = {id(record): route_sqs(app, record) for record in records}
+        cache: dict[str, Any] = {}
+        routes = {id(record): route_sqs(app, record, cache) for record in records}
         fields = from_lambda(context).context_fields()
 
         async def handle_one(record: dict[str, Any]) -> None:

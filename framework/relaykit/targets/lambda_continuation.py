@@ -12,6 +12,7 @@ The invoke happens before ``schedule`` returns, so it is never lost to a frozen 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -50,6 +51,12 @@ class SelfInvokeContinuation:
             )
         self._client = client
         self.sent: list[str] = []
+        if client is None:
+            # Built now (with the engine, before any step's deadline check) rather than at the
+            # first split: importing boto3 and making a client takes a few hundred ms, which
+            # would otherwise come out of the margin kept for the commit and the invoke.
+            with contextlib.suppress(Exception):
+                self._client = _boto3_client("lambda")
 
     @property
     def client(self) -> Any:

@@ -32,6 +32,9 @@ STATUSES = ("pending", "running", "suspended", "completed", "failed", "cancelled
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _NAME = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 POLL_SECONDS = 0.2
+STREAM_RESERVE_SECONDS = 0.5
+"""On Lambda a progress stream ends this long before the invocation's deadline (without an
+``end`` event): the client reconnects with ``Last-Event-ID`` instead of seeing a timeout."""
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -162,12 +165,17 @@ class RunsEndpoints:
             await self.app.engine.get(run_id)
         except RunNotFound as exc:
             return _error(NotFound(str(exc)))
-        return ProgressResponse(self.follow(run_id, int(given)))
+        return ProgressResponse(self.follow(run_id, int(given), _remaining(request)))
 
-    async def follow(self, run_id: str, after: int) -> AsyncIterator[bytes]:
-        """Progress entries after ``after`` as SSE events, until the run has finished."""
+    async def follow(
+        self, run_id: str, after: int, remaining: Callable[[], float] | None = None
+    ) -> AsyncIterator[bytes]:
+        """Progress entries after ``after`` as SSE events, until the run has finished, or (on
+        Lambda, ``remaining`` given) until the invocation nears its deadline."""
         engine = self.app.engine
         while True:
+            if remaining is not None and remaining() < STREAM_RESERVE_SECONDS + POLL_SECONDS:
+                return  # no "end" event: the client resumes in a new invocation
             entries = await engine.progress(run_id, after_id=after)
             for entry in entries:
                 after = entry.id
@@ -180,6 +188,14 @@ class RunsEndpoints:
                         return
                     continue
                 await asyncio.sleep(POLL_SECONDS)
+
+
+def _remaining(request: Request) -> Callable[[], float] | None:
+    """Seconds left in this Lambda invocation (Mangum puts its context in the scope)."""
+    millis = getattr(request.scope.get("aws.context"), "get_remaining_time_in_millis", None)
+    if millis is None:
+        return None
+    return lambda: float(millis()) / 1000.0
 
 
 class ProgressResponse(SSEResponse):

@@ -1,0 +1,334 @@
+"""Measurements: what each handler invocation and workflow step costs to run.
+
+Every invocation that passes through the dispatch seam (``run_task``, ``iter_chunks``), and every
+workflow step, becomes one ``Measurement``: wall time, CPU time, time waiting on models, peak
+memory, tokens, response size and whether it streamed. ``relaykit advise`` turns them into
+monthly costs per deployment option.
+
+Where it goes is the ``measure`` setting: ``log`` writes one JSON line per measurement to stdout,
+which is also a CloudWatch Embedded Metric Format document (so on Lambda it is both a log line
+and metrics); ``store`` queues it for a background thread that writes batches to a SQLite file
+next to the durable store (``relaykit.measure_store``); ``off`` records nothing; ``auto`` is
+``store`` under ``relaykit dev``, ``log`` under ``relaykit serve`` and on Lambda (when the
+``metrics`` setting is on: the line is an EMF document), and ``off`` elsewhere (tests, scripts,
+in-process ``App.invoke``).
+
+CPU time is ``time.process_time()`` around the invocation: the whole process, every thread, so a
+sync handler in ``asyncio.to_thread`` counts. On the default Lambda runtime an environment serves
+one invocation at a time, so the figure is exact. Where invocations overlap (a container, Lambda
+Managed Instances), the delta includes the others' CPU: it is divided by the mean number of
+invocations in flight at the start and the end, and the measurement says ``cpu_exact: false``.
+``thread_time`` would not help: async handlers interleave on the event loop's one thread.
+
+Peak memory is ``ru_maxrss``: the process high-water mark. On Lambda that is the environment's
+peak, which is what the memory setting must cover; in a container it is the whole server's.
+Standard library only; a measurement costs a few microseconds on the hot path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
+
+if TYPE_CHECKING:
+    from relaykit.context import Context
+    from relaykit.settings import Settings
+
+RUNNER_ENV = "_RELAYKIT_RUNNER"
+"""Set by ``relaykit dev`` (``dev``) and ``relaykit serve`` (``serve``) for ``measure = auto``."""
+LOG_KEY = "relaykit_measurement"
+_BOOL = {True: "true", False: "false"}
+METRICS = (
+    ("wall_ms", "Milliseconds"),
+    ("cpu_ms", "Milliseconds"),
+    ("model_wait_ms", "Milliseconds"),
+    ("max_rss_mb", "Megabytes"),
+    ("response_bytes", "Bytes"),
+)
+
+
+class Measurement(NamedTuple):
+    """One handler invocation (``task``, ``stream``) or workflow ``step`` (a named tuple: the
+    cheapest record to build on the request path)."""
+
+    handler: str
+    kind: str
+    target: str
+    at: float
+    wall_s: float
+    cpu_s: float
+    cpu_exact: bool
+    model_wait_s: float
+    model_calls: int
+    input_tokens: int
+    output_tokens: int
+    model_cost_usd: float
+    max_rss_mb: float
+    response_bytes: int
+    streamed: bool
+    error: bool = False
+    step: str | None = None
+    run_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._asdict()
+
+    @classmethod
+    def from_log(cls, line: Mapping[str, Any]) -> Measurement:
+        """A measurement from the fields of a ``Recorder.log_line`` document."""
+        data = {key: value for key, value in line.items() if not key.endswith("_ms")}
+        for key in ("wall", "cpu", "model_wait"):
+            data[f"{key}_s"] = float(line.get(f"{key}_ms", 0.0)) / 1000.0
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Measurement:
+        """A measurement from ``to_dict`` output; unknown keys are ignored."""
+        known = cls._fields
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+def _rss_reader() -> Callable[[float], float]:
+    """``read(now)``: the process's peak RSS in MB, re-read at most every 0.2 s of ``now``
+    (``perf_counter`` seconds)."""
+    try:
+        import resource
+    except ImportError:  # not on Unix: no peak memory
+        return lambda now: 0.0
+    scale = 1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0  # bytes vs KiB
+    cache = [-1.0, 0.0]
+
+    def read(now: float) -> float:
+        if now - cache[0] >= 0.2:
+            cache[0], cache[1] = now, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+        return cache[1]
+
+    return read
+
+
+def resolve_mode(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
+    """``off``, ``log`` or ``store``: the ``measure`` setting with ``auto`` decided."""
+    mode = str(getattr(settings, "measure", "auto"))
+    if mode != "auto":
+        return mode
+    env = os.environ if environ is None else environ
+    runner = env.get(RUNNER_ENV)
+    if runner == "dev":
+        return "store"
+    if runner == "serve":
+        return "log"
+    on_lambda = settings.resolved_target(env) == "lambda"
+    return "log" if on_lambda and getattr(settings, "metrics", True) else "off"
+
+
+def store_path(settings: Settings) -> str:
+    """``measurements.db`` in the folder of a SQLite durable store, else in ``.relaykit``."""
+    url = settings.store
+    if url.startswith("sqlite:///"):
+        folder = os.path.dirname(url[len("sqlite:///") :])
+        return os.path.join(folder or ".", "measurements.db")
+    return os.path.join(".relaykit", "measurements.db")
+
+
+class Recorder:
+    """One app's measurement sink: starts probes, writes log lines, feeds the store writer.
+
+    In ``store`` mode measurements are collected in a list handed to the writer thread as one
+    batch every ``BATCH`` items or ``HANDOFF_S`` seconds, so the request path never wakes it.
+    """
+
+    BATCH = 256
+    HANDOFF_S = 1.0
+
+    def __init__(
+        self,
+        settings: Settings,
+        mode: str,
+        *,
+        out: TextIO | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.mode = mode
+        self.service = settings.service
+        self._out = out
+        self._path = path or store_path(settings)
+        self._writer: Any = None
+        self._pending: list[Measurement] = []
+        self._handed = time.monotonic()
+        self._rss = _rss_reader()
+        self.inflight = 0
+        self.started = 0
+        emf = {
+            "Namespace": settings.metrics_namespace,
+            "Dimensions": [["service", "handler"]],
+            "Metrics": [{"Name": name, "Unit": unit} for name, unit in METRICS],
+        }
+        self._emf = json.dumps([emf], separators=(",", ":"))
+        self._service = json.dumps(settings.service)
+        self._quoted: dict[tuple[str, str, str], str] = {}
+        self._origin = time.time() - time.perf_counter()
+
+    def start(self, ctx: Context, kind: str, *, streamed: bool, step: str | None = None) -> Probe:
+        return Probe(self, ctx, kind, streamed, step)
+
+    def emit(self, measurement: Measurement) -> None:
+        if self.mode == "store":
+            self._pending.append(measurement)
+            if len(self._pending) >= self.BATCH or (
+                time.monotonic() - self._handed >= self.HANDOFF_S
+            ):
+                self._hand_off()
+        elif self.mode == "log":
+            out = self._out if self._out is not None else sys.stdout
+            out.write(self.log_line(measurement) + "\n")
+
+    def _hand_off(self) -> None:
+        batch, self._pending = self._pending, []
+        self._handed = time.monotonic()
+        if not batch:
+            return
+        if self._writer is None:
+            import atexit
+
+            from relaykit.measure_store import BackgroundWriter
+
+            self._writer = BackgroundWriter(self._path)
+            atexit.register(self.close)
+        self._writer.put(batch)
+
+    def log_line(self, m: Measurement) -> str:
+        """``m`` as one JSON line: an EMF document (metrics ``wall_ms``, ``cpu_ms``,
+        ``model_wait_ms``, ``max_rss_mb``, ``response_bytes`` by service and handler) whose other
+        keys are the rest of the measurement, marked ``"relaykit_measurement": 1``. Formatted
+        by hand: ``json.dumps`` of the same document takes twice as long."""
+        quoted = self._quoted
+        names = quoted.get((m.handler, m.kind, m.target))
+        if names is None:
+            names = quoted[(m.handler, m.kind, m.target)] = ",".join(
+                f'"{key}":{json.dumps(value)}'
+                for key, value in (("handler", m.handler), ("kind", m.kind), ("target", m.target))
+            )
+        tail = "}"
+        if m.step is not None:
+            tail = f',"step":{json.dumps(m.step)},"run_id":{json.dumps(m.run_id)}}}'
+        return (
+            f'{{"_aws":{{"Timestamp":{int(m.at * 1000)},"CloudWatchMetrics":{self._emf}}},'
+            f'"message":"measurement","service":{self._service},"{LOG_KEY}":1,{names},'
+            f'"at":{m.at!r},"wall_ms":{m.wall_s * 1000:.3f},"cpu_ms":{m.cpu_s * 1000:.3f},'
+            f'"cpu_exact":{_BOOL[m.cpu_exact]},"model_wait_ms":{m.model_wait_s * 1000:.3f},'
+            f'"model_calls":{int(m.model_calls)},"input_tokens":{int(m.input_tokens)},'
+            f'"output_tokens":{int(m.output_tokens)},"model_cost_usd":{float(m.model_cost_usd)!r},'
+            f'"max_rss_mb":{m.max_rss_mb:.1f},"response_bytes":{int(m.response_bytes)},'
+            f'"streamed":{_BOOL[m.streamed]},"error":{_BOOL[m.error]}{tail}'
+        )
+
+    def flush(self) -> None:
+        """Hand over what is collected and wait until it is all in the store."""
+        self._hand_off()
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:
+        """Write what is collected and stop the writer thread."""
+        self._hand_off()
+        if self._writer is not None:
+            import atexit
+
+            atexit.unregister(self.close)
+            self._writer.close()
+            self._writer = None
+
+
+def build_recorder(settings: Settings, **options: Any) -> Recorder | None:
+    """The recorder the ``measure`` setting asks for, or ``None`` when it is off."""
+    mode = resolve_mode(settings)
+    return None if mode == "off" else Recorder(settings, mode, **options)
+
+
+class Probe:
+    """One measurement in progress: started before the handler, finished after it."""
+
+    __slots__ = (
+        "_cpu", "_ctx", "_kind", "_mark", "_n0", "_rec", "_seq", "_step", "_t0", "streamed"
+    )  # fmt: skip
+
+    def __init__(
+        self, recorder: Recorder, ctx: Context, kind: str, streamed: bool, step: str | None
+    ) -> None:
+        self._rec = recorder
+        self._ctx = ctx
+        self._kind = kind
+        self._step = step
+        self.streamed = streamed
+        meter = ctx.usage
+        self._mark = len(meter.calls) if meter is not None else 0
+        recorder.inflight += 1
+        recorder.started += 1
+        self._n0 = recorder.inflight
+        self._seq = recorder.started
+        self._cpu = time.process_time()
+        self._t0 = time.perf_counter()
+
+    def discard(self) -> None:
+        """Drop the measurement (the work was cancelled or suspended)."""
+        self._rec.inflight -= 1
+
+    def finish(self, response_bytes: int, *, error: bool, wall_s: float | None = None) -> None:
+        """Record the measurement (``wall_s`` overrides the probe's own clock)."""
+        now = time.perf_counter()
+        elapsed = now - self._t0
+        cpu = time.process_time() - self._cpu
+        rec = self._rec
+        n1 = rec.inflight
+        rec.inflight -= 1
+        exact = self._n0 == 1 and rec.started == self._seq
+        if not exact:
+            cpu /= max(1.0, (self._n0 + n1) / 2)
+        ctx = self._ctx
+        wait = cost = 0.0
+        calls = tokens_in = tokens_out = 0
+        meter = ctx.usage
+        if meter is not None:
+            for call in meter.calls[self._mark :]:
+                calls += 1
+                wait += call.latency_s
+                cost += call.cost_usd or 0.0
+                tokens_in += call.usage.input_tokens
+                tokens_out += call.usage.output_tokens
+        run_id = getattr(ctx, "run_id", None) if self._kind == "step" else None
+        rec.emit(
+            Measurement(
+                ctx.handler,
+                self._kind,
+                ctx.target,
+                rec._origin + self._t0,
+                elapsed if wall_s is None else wall_s,
+                cpu,
+                exact,
+                wait,
+                calls,
+                tokens_in,
+                tokens_out,
+                round(cost, 8),
+                rec._rss(now),
+                response_bytes,
+                self.streamed,
+                error,
+                self._step,
+                run_id,
+            )
+        )
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
+def json_size(value: Any) -> int:
+    """Characters of ``value`` as compact JSON (bytes for ASCII text)."""
+    if isinstance(value, str) and value.isascii():
+        return len(value) + 2
+    return len(_ENCODE(value))

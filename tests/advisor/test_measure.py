@@ -1,0 +1,180 @@
+"""Measurements are recorded on both targets, through their production entry points: the
+container's ASGI app (httpx's ASGI transport) and ``app.lambda_handler`` with a real-shape
+HTTP API v2 event; workflow steps too. Log lines round-trip through ``--from-logs`` parsing;
+the store is written in batches off the request path."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from relaykit import App, Context
+from relaykit.advisor.readings import from_logs
+from relaykit.durable import WorkflowContext
+from relaykit.measure import Measurement, resolve_mode
+from relaykit.measure_store import read_measurements
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+
+
+class LambdaContext:
+    function_name = "advise"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:advise"
+    aws_request_id = "5b1c2d3e-0000-4000-8000-00000000000a"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def build(tmp_path: Path, measure: str) -> App:
+    app = App(
+        "measured",
+        settings={
+            "measure": measure,
+            "metrics": False,
+            "local_model_delay": 0,
+            "store": f"sqlite:///{tmp_path}/relaykit.db",
+        },
+        config_dir=tmp_path,
+    )
+
+    @app.task("/inspect")
+    async def inspect(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        reply = await ctx.llm.complete([{"role": "user", "content": body["question"]}])
+        return {"answer": reply.text}
+
+    @app.stream("/words")
+    async def words(ctx: Context):  # type: ignore[no-untyped-def]
+        async for token in ctx.llm.stream([{"role": "user", "content": "one two three"}]):
+            yield token
+
+    async def double(x: int) -> int:
+        return x * 2
+
+    @app.workflow("/twice")
+    async def twice(body: int, ctx: WorkflowContext) -> int:
+        first = await ctx.step("first", double, body)
+        return int(await ctx.step("second", double, first))
+
+    return app
+
+
+def lines_of(text: str, tmp_path: Path) -> list[Measurement]:
+    log = tmp_path / "stdout.log"
+    log.write_text(text)
+    return from_logs(log)
+
+
+def test_container_task_and_stream_go_to_the_store(tmp_path: Path) -> None:
+    """Through the ASGI app: one measurement per request, with model calls, tokens and response
+    size; the stream is marked streamed. The store file sits next to the durable store."""
+    app = build(tmp_path, "store")
+    sizes: list[int] = []
+
+    async def calls() -> None:
+        transport = httpx.ASGITransport(app=app.asgi())
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            for _ in range(3):
+                answer = await client.post("/inspect", json={"question": "why?"})
+                assert answer.status_code == 200
+                sizes.append(len(answer.content))
+            streamed = await client.post("/words", json=None)
+            assert streamed.status_code == 200
+
+    asyncio.run(calls())
+    assert app.recorder is not None
+    app.recorder.flush()
+    found = read_measurements(str(tmp_path / "measurements.db"))
+    tasks = [m for m in found if m.handler == "/inspect"]
+    assert len(tasks) == 3
+    for m in tasks:
+        assert (m.kind, m.target, m.streamed, m.error) == ("task", "container", False, False)
+        assert m.model_calls == 1 and m.input_tokens > 0 and m.output_tokens > 0
+        assert m.response_bytes == sizes[0]
+        assert m.wall_s >= m.model_wait_s >= 0 and m.cpu_s >= 0 and m.max_rss_mb > 0
+    (stream,) = [m for m in found if m.handler == "/words"]
+    assert stream.streamed and stream.kind == "stream" and stream.response_bytes > 0
+    app.recorder.close()
+
+
+def test_lambda_http_api_v2_writes_an_emf_log_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``app.lambda_handler`` with an HTTP API v2 event: the measurement is one stdout line that
+    is an EMF document (namespace, dimensions, metric names) and parses back as a
+    ``Measurement`` with the Lambda target and exact CPU (one invocation at a time)."""
+    app = build(tmp_path, "log")
+    event = json.loads((EVENTS / "http_api_v2.json").read_text())
+    handler = app.lambda_handler
+    try:
+        response = handler(event, LambdaContext())
+    finally:
+        handler.close()
+    assert response["statusCode"] == 200
+    out = capsys.readouterr().out
+    document = json.loads(next(line for line in out.splitlines() if "_aws" in line))
+    (directive,) = document["_aws"]["CloudWatchMetrics"]
+    assert directive["Dimensions"] == [["service", "handler"]]
+    assert {m["Name"] for m in directive["Metrics"]} >= {"wall_ms", "cpu_ms", "model_wait_ms"}
+    assert document["handler"] == "/inspect" and document["wall_ms"] > 0
+    (m,) = lines_of(out, tmp_path)
+    assert (m.handler, m.kind, m.target, m.cpu_exact, m.model_calls) == (
+        "/inspect",
+        "task",
+        "lambda",
+        True,
+        1,
+    )
+
+
+def test_workflow_steps_are_measured_with_their_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each committed step is one ``step`` measurement carrying the step name and run id."""
+    app = build(tmp_path, "log")
+
+    async def run() -> None:
+        run_id = await app.engine.start("/twice", input=3)
+        for _ in range(500):
+            if (await app.engine.get(run_id)).status == "completed":
+                return
+            await asyncio.sleep(0.01)
+
+    asyncio.run(run())
+    steps = [m for m in lines_of(capsys.readouterr().out, tmp_path) if m.kind == "step"]
+    assert [m.step for m in steps] == ["first", "second"]
+    assert len({m.run_id for m in steps}) == 1 and steps[0].run_id
+    assert all(m.handler == "/twice" and m.wall_s >= 0 for m in steps)
+
+
+def test_a_failing_handler_is_measured_as_an_error(tmp_path: Path) -> None:
+    """A handler that raises still produces a measurement, marked ``error``."""
+    app = build(tmp_path, "store")
+
+    @app.task("/boom")
+    async def boom() -> None:
+        raise RuntimeError("no")
+
+    with pytest.raises(RuntimeError):
+        asyncio.run(app.invoke("/boom"))
+    assert app.recorder is not None
+    app.recorder.flush()
+    (m,) = read_measurements(str(tmp_path / "measurements.db"), "/boom")
+    assert m.error
+    app.recorder.close()
+
+
+def test_auto_mode_follows_the_runner_and_the_target(tmp_path: Path) -> None:
+    """``auto``: store under relaykit dev, log under relaykit serve and on Lambda, else off."""
+    settings = build(tmp_path, "auto").settings
+    assert resolve_mode(settings, {}) == "off"
+    assert resolve_mode(settings, {"_RELAYKIT_RUNNER": "dev"}) == "store"
+    assert resolve_mode(settings, {"_RELAYKIT_RUNNER": "serve"}) == "log"
+    lambda_app = App("l", settings={"measure": "auto", "target": "lambda"}, config_dir=tmp_path)
+    assert resolve_mode(lambda_app.settings, {}) == "log"
+    assert build(tmp_path, "off").recorder is None
