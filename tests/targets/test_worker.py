@@ -286,3 +286,24 @@ def test_sigterm_mid_batch_loses_nothing(sqs_endpoint: str, tmp_path: Path) -> N
     left = {str(json.loads(body)["n"]) for body in drain(client, url)}
     assert left | done == {str(n) for n in range(8)}
     assert not left & done
+
+
+def test_worker_without_event_sources_exits_with_a_clear_error(tmp_path: Path) -> None:
+    """`relaykit worker` on an app with no queue or schedule handlers says so and exits 2
+    instead of idling."""
+    import subprocess
+    import sys
+
+    relaykit = str(Path(sys.executable).parent / "relaykit")
+    quickstart = str(Path(__file__).resolve().parent.parent.parent / "examples" / "quickstart.py")
+    done = subprocess.run(
+        [relaykit, "worker", quickstart],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert "nothing for a worker to do" in done.stderr and "@app.on_sqs" in done.stderr
+    assert "Traceback" not in done.stderr

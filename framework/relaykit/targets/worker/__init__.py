@@ -28,6 +28,7 @@ import weakref
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from relaykit.errors import RegistrationError
 from relaykit.targets.worker.queues import (
     Queue,
     QueuePoller,
@@ -187,6 +188,12 @@ def run_worker(app: App, *, wait_seconds: int = 20, batch_size: int = 10) -> Non
     settings = app.settings
     logs.configure(service=settings.service, level=settings.log_level, fmt=settings.log_format)
     worker = Worker(app, wait_seconds=wait_seconds, batch_size=batch_size)
+    if not worker.queue_names() and not any(s.source == "schedule" for s in app.sources):
+        raise RegistrationError(
+            f"app {app.name!r} has nothing for a worker to do: relaykit worker polls the queues "
+            "of @app.on_sqs handlers (and @app.on_s3(..., queue=...)) and runs @app.on_schedule "
+            "handlers; register one, or serve HTTP with relaykit serve"
+        )
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
