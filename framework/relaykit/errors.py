@@ -39,7 +39,10 @@ error id, and the traceback goes to the log under that id, never into the respon
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from relaykit.model import Usage
 
 
 class RelaykitError(Exception):
@@ -88,10 +91,17 @@ class StartupError(RelaykitError):
 
 
 class ModelError(RelaykitError):
-    """A model provider call failed. ``retryable`` says whether trying again can help."""
+    """A model provider call failed. ``retryable`` says whether trying again can help.
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
+    ``usage`` is what the failed call consumed when the provider reported it before failing
+    (a stream cut after ``message_start``): those tokens are billed, so they are recorded.
+    """
+
+    def __init__(
+        self, message: str, *, retryable: bool = False, usage: Usage | None = None
+    ) -> None:
         self.retryable = retryable
+        self.usage = usage
         super().__init__(message)
 
 

@@ -48,6 +48,10 @@ METRICS = (
     ("model_wait_ms", "Milliseconds"),
     ("max_rss_mb", "Megabytes"),
     ("response_bytes", "Bytes"),
+    ("model_calls", "Count"),
+    ("input_tokens", "Count"),
+    ("output_tokens", "Count"),
+    ("model_cost_usd", "None"),
 )
 
 
@@ -201,8 +205,8 @@ class Recorder:
         self._writer.put(batch)
 
     def log_line(self, m: Measurement) -> str:
-        """``m`` as one JSON line: an EMF document (metrics ``wall_ms``, ``cpu_ms``,
-        ``model_wait_ms``, ``max_rss_mb``, ``response_bytes`` by service and handler) whose other
+        """``m`` as one JSON line: an EMF document (the ``METRICS``: times, memory, response
+        size and model usage, by service and handler) whose other
         keys are the rest of the measurement, marked ``"relaykit_measurement": 1``. Formatted
         by hand: ``json.dumps`` of the same document takes twice as long."""
         quoted = self._quoted

@@ -121,6 +121,10 @@ def test_lambda_http_api_v2_writes_an_emf_log_line(
     (directive,) = document["_aws"]["CloudWatchMetrics"]
     assert directive["Dimensions"] == [["service", "handler"]]
     assert {m["Name"] for m in directive["Metrics"]} >= {"wall_ms", "cpu_ms", "model_wait_ms"}
+    # model usage is a CloudWatch metric too, not only a log key
+    usage_metrics = {"model_calls", "input_tokens", "output_tokens", "model_cost_usd"}
+    assert usage_metrics <= {m["Name"] for m in directive["Metrics"]}
+    assert document["model_calls"] == 1 and document["input_tokens"] > 0
     assert document["handler"] == "/inspect" and document["wall_ms"] > 0
     (m,) = lines_of(out, tmp_path)
     assert (m.handler, m.kind, m.target, m.cpu_exact, m.model_calls) == (

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from durable.harness import FakeClock, RecordingContinuation, drive
 from relaykit import App, ModelError, Reply
 from relaykit.context import Context
@@ -16,7 +18,7 @@ from relaykit.durable.llm_step import TokenBatcher
 from relaykit.durable.store import RunRecord, StepRecord
 from relaykit.llm.local import LocalModel, LocalReplyStream
 from relaykit.llm.streams import ModelStream
-from relaykit.model import Message, StreamEvent, TextDelta, ToolSpec
+from relaykit.model import Message, StreamEvent, TextDelta, ToolSpec, Usage
 
 LONG = " ".join(f"w{i}" for i in range(40))
 
@@ -99,6 +101,8 @@ async def test_usage_and_cost_per_step_reach_the_run_record(store: Store, clock:
         "cache_read_tokens": 0,
         "cache_write_tokens": 0,
         "cost_usd": 7.0,
+        "calls": 1,
+        "failed_calls": 0,
     }
     assert usage["second"]["output_tokens"] == 3 and usage["second"]["cost_usd"] == 7.0
     assert view["usage"] == {
@@ -108,6 +112,8 @@ async def test_usage_and_cost_per_step_reach_the_run_record(store: Store, clock:
         "cache_write_tokens": 0,
         "cost_usd": 14.0,
         "model_steps": 2,
+        "model_calls": 2,
+        "failed_calls": 0,
     }
 
 
@@ -175,8 +181,9 @@ class CutOnceModel:
 
     name = "cut-once"
 
-    def __init__(self) -> None:
+    def __init__(self, billed: Usage | None = None) -> None:
         self.calls = 0
+        self.billed = billed  # what the provider reported before the cut
 
     async def complete(self, messages: Sequence[Message], **kwargs: Any) -> Reply:
         raise AssertionError("llm_step streams by default")
@@ -196,9 +203,9 @@ class CutOnceModel:
         yield TextDelta("Hello")
         yield TextDelta(" there")
         if call == 1:
-            raise ModelError("the stream was cut", retryable=True)
+            raise ModelError("the stream was cut", retryable=True, usage=self.billed)
         yield TextDelta(" friend")
-        yield Reply(text="Hello there friend", model=self.name)
+        yield Reply(text="Hello there friend", model=self.name, usage=Usage(10, 3))
 
 
 async def test_a_retried_stream_starts_its_tokens_over_under_the_next_attempt(
@@ -227,6 +234,71 @@ async def test_a_retried_stream_starts_its_tokens_over_under_the_next_attempt(
     ]
     steps = (await engine.get(run_id)).steps
     assert [(s["name"], s["status"], s["attempts"]) for s in steps] == [("greet", "completed", 2)]
+
+
+@pytest.mark.parametrize("delay", [0.0, 600.0], ids=["inline-retry", "retry-next-invocation"])
+async def test_failed_attempts_are_counted_and_priced_in_the_run_record(
+    store: Store, clock: FakeClock, delay: float
+) -> None:
+    """A stream cut after the provider reported 10 input and 1 output tokens, then a good
+    attempt: the step's usage adds both attempts (tokens, cost, ``calls`` 2, ``failed_calls``
+    1), whether the retry ran in the same invocation or after a suspension, and the run's
+    total counts the failed call."""
+    model = CutOnceModel(billed=Usage(10, 1))
+    prices = {"cut-once": {"input": 1_000_000, "output": 2_000_000}}  # $1 / $2 per token
+
+    async def one(ctx: WorkflowContext) -> str:
+        retry = RetryPolicy(max_attempts=2, initial_delay=delay, jitter=0.0)
+        reply = await ctx.llm_step("greet", [{"role": "user", "content": "hi"}], retry=retry)
+        return reply.text
+
+    engine = make_engine(store, clock, model, price_table=prices)
+    run_id = await engine.start("one", one)
+    driven = await drive(engine, run_id, clock)
+    assert driven.outcome.result == "Hello there friend"
+    assert driven.invocations == (1 if delay == 0.0 else 2)
+    view = (await engine.get(run_id)).to_dict()
+    (step,) = view["steps"]
+    assert step["usage"] == {
+        "model": "cut-once",
+        "input_tokens": 20,
+        "output_tokens": 4,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "cost_usd": 12.0 + 16.0,
+        "calls": 2,
+        "failed_calls": 1,
+    }
+    assert view["usage"]["model_calls"] == 2 and view["usage"]["failed_calls"] == 1
+    assert view["usage"]["cost_usd"] == 28.0
+
+
+async def test_a_step_that_fails_for_good_keeps_the_usage_of_its_attempts(
+    store: Store, clock: FakeClock
+) -> None:
+    """A model that fails every attempt: the failed step still records what each attempt
+    consumed, so the run record shows the cost of a failure."""
+
+    class AlwaysCut(CutOnceModel):
+        async def _events(self, call: int) -> AsyncIterator[StreamEvent]:
+            yield TextDelta("Hi")
+            raise ModelError("cut again", retryable=True, usage=self.billed)
+
+    model = AlwaysCut(billed=Usage(7, 1))
+
+    async def one(ctx: WorkflowContext) -> str:
+        retry = RetryPolicy(max_attempts=3, initial_delay=0.0)
+        reply = await ctx.llm_step("greet", [{"role": "user", "content": "hi"}], retry=retry)
+        return reply.text
+
+    engine = make_engine(store, clock, model)
+    run_id = await engine.start("one", one)
+    assert (await drive(engine, run_id, clock)).outcome.status == "failed"
+    (step,) = (await engine.get(run_id)).to_dict()["steps"]
+    assert step["status"] == "failed" and step["attempts"] == 3
+    usage = step["usage"]
+    assert (usage["input_tokens"], usage["output_tokens"]) == (21, 3)
+    assert (usage["calls"], usage["failed_calls"], usage["cost_usd"]) == (3, 3, None)
 
 
 async def test_complete_mode_and_a_model_given_per_call(store: Store, clock: FakeClock) -> None:

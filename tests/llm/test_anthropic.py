@@ -196,6 +196,8 @@ async def test_a_stream_cut_mid_way_raises_a_retryable_error(anthropic_api: Anth
             seen.append(text)
     assert seen == ["one", " two"] and caught.value.retryable
     assert stream.reply is None and len(anthropic_api.requests) == 1
+    # message_start had reported the prompt's tokens: billed, so the error carries them
+    assert caught.value.usage == Usage(input_tokens=11, output_tokens=1)
 
 
 async def test_a_stream_cut_before_any_token_is_retried(anthropic_api: AnthropicStub) -> None:

@@ -89,3 +89,27 @@ async def test_bound_model_passes_the_deadline_and_records_failures(logs: Collec
         timeout = float(stub.requests[0].headers["x-stainless-timeout"])
     assert timeout <= 29.75  # bounded by the deadline, not the 120 s model_timeout
     assert bound.usage.cost_usd == pytest.approx(0.0015)
+
+
+async def test_a_cut_stream_records_the_tokens_billed_before_the_cut(logs: Collect) -> None:
+    """The real SDK against the stub: a stream cut after ``message_start`` (1,000 input tokens
+    reported) is recorded as a failed call with those tokens and their price, and its log
+    line says so; a call that fails before any usage is recorded with no cost."""
+    app = App("cut", model=LocalModel(delay=0), settings={"store": "memory://"})
+    with AnthropicStub() as stub:
+        from relaykit.llm.anthropic import AnthropicModel
+
+        usage = {"input_tokens": 1000, "output_tokens": 100}
+        stub.push(Turn(text="one two three four", usage=usage, cut_after=5))
+        provider = AnthropicModel("claude-haiku-4-5-20251001", api_key="k", base_url=stub.url)
+        bound = BoundModel(provider, app.new_context())
+        with pytest.raises(ModelError, match="stream was cut"):
+            async for _ in bound.stream([{"role": "user", "content": "x"}]):
+                pass
+    (record,) = bound.usage.calls
+    assert record.error is not None and record.usage == Usage(1000, 1)
+    # claude-haiku-4-5: $1 in / $5 out per million tokens (prices.json)
+    assert record.cost_usd == pytest.approx(0.001005)
+    (line,) = [r for r in logs.records if r.getMessage() == "model call"]
+    fields = line.__dict__["relaykit_extra"]
+    assert fields["input_tokens"] == 1000 and "stream was cut" in fields["error"]

@@ -173,9 +173,10 @@ class WorkflowContext(Context):
         semantics: Semantics,
         estimate: float | None,
         annotation: Any,
-        usage_of: Callable[[Any], str | None] | None = None,
+        usage_of: Callable[[str | None], str | None] | None = None,
     ) -> Any:
         step_id, record = self._next(name)
+        prior_usage = record.usage if record is not None else None
         if record is not None and record.status == "completed":
             return codec.decode(record.value or "null", annotation)
         if record is not None and record.status == "failed":
@@ -185,7 +186,9 @@ class WorkflowContext(Context):
         not_before = record.wake_at if record is not None and record.status == "waiting" else None
         if record is not None and record.status == "running":
             interrupted = StepInterrupted(f"attempt {attempts} was interrupted")
-            not_before = await self._x.after_failure(step_id, name, interrupted, attempts, policy)
+            not_before = await self._x.after_failure(
+                step_id, name, interrupted, attempts, policy, usage=prior_usage
+            )
         while True:
             if not_before is not None:
                 await self._x.wait_until(not_before, f"retry {name}")
@@ -205,7 +208,10 @@ class WorkflowContext(Context):
             except Exception as exc:
                 if probe is not None:
                     probe.finish(0, error=True, wall_s=self._x.clock.now() - started)
-                not_before = await self._x.after_failure(step_id, name, exc, attempts, policy)
+                usage = usage_of(prior_usage) if usage_of is not None else None
+                not_before = await self._x.after_failure(
+                    step_id, name, exc, attempts, policy, usage=usage
+                )
                 continue
             except BaseException:
                 if probe is not None:
@@ -225,7 +231,7 @@ class WorkflowContext(Context):
                     attempts=attempts,
                     started_at=started,
                     duration=duration,
-                    usage=usage_of(value) if usage_of is not None else None,
+                    usage=usage_of(prior_usage) if usage_of is not None else None,
                 )
             )
             self._x.durations.add(name, duration)

@@ -493,9 +493,12 @@ _TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_writ
 
 
 def _usage_total(steps: builtins.list[dict[str, Any]]) -> dict[str, Any]:
-    """Tokens and cost summed over steps; ``cost_usd`` is ``None`` if no step had a price."""
+    """Tokens, cost and calls summed over steps (failed attempts included); ``cost_usd`` is
+    ``None`` if no step had a price."""
     total: dict[str, Any] = {key: sum(int(s.get(key, 0)) for s in steps) for key in _TOKEN_KEYS}
     costs = [float(s["cost_usd"]) for s in steps if s.get("cost_usd") is not None]
     total["cost_usd"] = round(sum(costs), 8) if costs else None
     total["model_steps"] = len(steps)
+    total["model_calls"] = sum(int(s.get("calls", 1)) for s in steps)
+    total["failed_calls"] = sum(int(s.get("failed_calls", 0)) for s in steps)
     return total

@@ -192,10 +192,18 @@ class Execution:
         raise Suspend(wake_at, label)
 
     async def after_failure(
-        self, step_id: str, name: str, error: BaseException, attempts: int, policy: RetryPolicy
+        self,
+        step_id: str,
+        name: str,
+        error: BaseException,
+        attempts: int,
+        policy: RetryPolicy,
+        *,
+        usage: str | None = None,
     ) -> float | None:
         """Apply the retry policy after a failed attempt: wait (in-process or suspended) and
-        return, or record the failure and raise ``StepFailed``."""
+        return, or record the failure and raise ``StepFailed``. ``usage`` (model steps: what
+        the attempts so far consumed) is kept in the step record either way."""
         now = self.clock.now()
         if policy.should_retry(error, attempts):
             delay = policy.delay(attempts, self.rng)
@@ -212,10 +220,13 @@ class Execution:
                     attempts=attempts,
                     started_at=now,
                     wake_at=wake,
+                    usage=usage,
                 )
             )
             raise Suspend(wake, f"retry {name!r}")
         text = codec.encode_error(error, attempts=attempts, step=name)
-        await self.commit(StepRecord(step_id, name, "failed", error=text, attempts=attempts))
+        await self.commit(
+            StepRecord(step_id, name, "failed", error=text, attempts=attempts, usage=usage)
+        )
         failure = StepFailed(name, codec.qualified_name(type(error)), str(error), attempts)
         raise failure from error

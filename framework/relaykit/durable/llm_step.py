@@ -23,7 +23,6 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from relaykit.model import Message, Model, Reply, TextDelta
@@ -31,6 +30,7 @@ from relaykit.model import Message, Model, Reply, TextDelta
 if TYPE_CHECKING:
     from relaykit.durable.execution import Execution
 
+_TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 FLUSH_TOKENS = 16
 """Default: write a ``token`` entry once this many text deltas are waiting."""
 FLUSH_SECONDS = 0.25
@@ -103,20 +103,22 @@ class ModelCall:
         flush_seconds: float = FLUSH_SECONDS,
     ) -> None:
         self._x = execution
-        self.model = model
+        # A meter of the step's own (forwarding to ``ctx.llm``'s), so its calls are told apart
+        # from those of concurrent steps.
+        metered = getattr(model, "metered", None)
+        self.model: Model = metered() if callable(metered) else model
         self.messages = list(messages)  # a snapshot: the caller may append to its list later
         self.arguments = dict(arguments)
         self.stream = stream
         self.flush_tokens = flush_tokens
         self.flush_seconds = flush_seconds
-        self._mark = 0
+        self._reply: Reply | None = None
 
     async def run(self, step_id: str, name: str, attempt: int) -> Reply:
         """Call the model (streaming tokens to the progress log) and return the final reply."""
-        meter = getattr(self.model, "usage", None)
-        self._mark = len(getattr(meter, "calls", ()))
         if not self.stream:
-            return await self.model.complete(self.messages, **self.arguments)
+            self._reply = await self.model.complete(self.messages, **self.arguments)
+            return self._reply
         batcher = TokenBatcher(
             self._x,
             {"step_id": step_id, "name": name, "attempt": attempt},
@@ -133,20 +135,33 @@ class ModelCall:
         await batcher.flush()
         final = stream.reply or reply
         assert final is not None  # a ReplyStream ends with its reply or raises
+        self._reply = final
         return final
 
-    def usage_of(self, reply: Reply) -> str:
-        """The step's usage record: the reply's tokens, model and cost (``None`` if unknown)."""
-        data: dict[str, Any] = {"model": reply.model, **asdict(reply.usage)}
-        data["cost_usd"] = self._cost(reply)
-        return json.dumps(data, separators=(",", ":"))
-
-    def _cost(self, reply: Reply) -> float | None:
-        # The bound model (ctx.llm) recorded the call with its price; find that record by the
-        # identity of the reply's usage (safe when several llm steps run concurrently).
+    def usage_of(self, prior: str | None) -> str | None:
+        """The step's usage record (JSON): every call this step made in this invocation,
+        failed attempts included (their tokens when the provider reported them before failing),
+        added to ``prior``, what earlier invocations recorded for the step. ``calls`` and
+        ``failed_calls`` count the calls; ``cost_usd`` is ``None`` while no call had a price."""
         meter = getattr(self.model, "usage", None)
-        for record in reversed(list(getattr(meter, "calls", ()))[self._mark :]):
-            if getattr(record, "usage", None) is reply.usage:
-                cost = getattr(record, "cost_usd", None)
-                return None if cost is None else float(cost)
-        return None
+        if meter is not None:
+            made = [(r.model, r.usage, r.cost_usd, r.error is not None) for r in meter.calls]
+        elif self._reply is not None:  # a model that is not bound: the reply's tokens only
+            made = [(self._reply.model, self._reply.usage, None, False)]
+        else:
+            made = []
+        if not made and not prior:
+            return None
+        total: dict[str, Any] = {"model": self.model.name, **dict.fromkeys(_TOKENS, 0)}
+        total.update(cost_usd=None, calls=0, failed_calls=0)
+        total.update(json.loads(prior) if prior else {})
+        for model, usage, cost, failed in made:
+            if not failed:
+                total["model"] = model
+            for key in _TOKENS:
+                total[key] = int(total.get(key) or 0) + int(getattr(usage, key))
+            if cost is not None:
+                total["cost_usd"] = round(float(total["cost_usd"] or 0.0) + cost, 8)
+            total["calls"] = int(total.get("calls") or 0) + 1
+            total["failed_calls"] = int(total.get("failed_calls") or 0) + failed
+        return json.dumps(total, separators=(",", ":"))

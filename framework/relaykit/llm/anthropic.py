@@ -20,12 +20,13 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
-from relaykit.errors import MissingExtraError
+from relaykit.errors import MissingExtraError, ModelError
 from relaykit.llm.retry import (
     ProviderError,
     RetryPolicy,
     call_with_retries,
     kind_of_status,
+    note_partial_usage,
     parse_retry_after,
     stream_with_retries,
 )
@@ -275,27 +276,33 @@ class AnthropicModel:
         stream = await client.messages.create(**request, stream=True, timeout=limit)
         reply = ReplyBuilder(self.model_id)
         async with stream:
-            async for event in stream:
-                kind = event.type
-                if kind == "content_block_delta":
-                    delta = event.delta
-                    if delta.type == "text_delta":
-                        reply.text.append(delta.text)
-                        yield TextDelta(delta.text)
-                    elif delta.type == "input_json_delta":
-                        yield reply.call_delta(event.index, delta.partial_json)
-                elif kind == "content_block_start":
-                    block = event.content_block
-                    if block.type == "tool_use":
-                        yield reply.start_call(event.index, block.id, block.name)
-                elif kind == "message_start":
-                    reply.model = event.message.model
-                    reply.usage = _usage(event.message.usage, reply.usage)
-                elif kind == "message_delta":
-                    reply.stop_reason = event.delta.stop_reason or reply.stop_reason
-                    reply.usage = _usage(event.usage, reply.usage)
-                elif kind == "message_stop":
-                    yield reply.build()
-                    return
+            try:
+                async for event in stream:
+                    kind = event.type
+                    if kind == "content_block_delta":
+                        delta = event.delta
+                        if delta.type == "text_delta":
+                            reply.text.append(delta.text)
+                            yield TextDelta(delta.text)
+                        elif delta.type == "input_json_delta":
+                            yield reply.call_delta(event.index, delta.partial_json)
+                    elif kind == "content_block_start":
+                        block = event.content_block
+                        if block.type == "tool_use":
+                            yield reply.start_call(event.index, block.id, block.name)
+                    elif kind == "message_start":
+                        reply.model = event.message.model
+                        reply.usage = _usage(event.message.usage, reply.usage)
+                    elif kind == "message_delta":
+                        reply.stop_reason = event.delta.stop_reason or reply.stop_reason
+                        reply.usage = _usage(event.usage, reply.usage)
+                    elif kind == "message_stop":
+                        yield reply.build()
+                        return
+            except ModelError:
+                raise
+            except Exception as exc:  # the connection broke: keep what was billed so far
+                note_partial_usage(exc, reply.usage)
+                raise
         message = "the Anthropic stream ended before message_stop: the reply is incomplete"
-        raise ProviderError(message, kind="stream_cut", retryable=True)
+        raise ProviderError(message, kind="stream_cut", retryable=True, usage=reply.usage)

@@ -50,6 +50,12 @@ class BoundModel:
     def __repr__(self) -> str:
         return f"BoundModel({self.model.name!r}, calls={len(self.usage.calls)})"
 
+    def metered(self) -> BoundModel:
+        """This model with a meter of its own whose records also reach this one's: what one
+        durable step's calls (failed attempts included) used, apart from concurrent steps."""
+        meter = UsageMeter(hooks=[self.usage.add])
+        return BoundModel(self.model, self._ctx, meter=meter, clock=self._clock)
+
     def _price(self, model_id: str, usage: Usage) -> float | None:
         return price_table(getattr(self._ctx.settings, "price_table", None)).cost(model_id, usage)
 
@@ -57,14 +63,17 @@ class BoundModel:
         self, kind: str, start: float, reply: Reply | None, error: BaseException | None
     ) -> None:
         """Add one call to ``usage`` and write its ``model call`` log line."""
-        usage = reply.usage if reply is not None else Usage()
+        # A failed call: what it consumed before failing, when the provider said (billed).
+        failed_usage = getattr(error, "usage", None) or Usage()
+        usage = reply.usage if reply is not None else failed_usage
+        priced = reply is not None or usage != Usage()
         model_id = reply.model if reply is not None else self.model.name
         record = CallRecord(
             model=model_id,
             kind=kind,
             usage=usage,
             latency_s=self._clock() - start,
-            cost_usd=self._price(model_id, usage) if reply is not None else None,
+            cost_usd=self._price(model_id, usage) if priced else None,
             stop_reason=reply.stop_reason if reply is not None else None,
             error=None if error is None else f"{type(error).__name__}: {error}",
         )

@@ -27,9 +27,21 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from relaykit.errors import ModelError
+from relaykit.model import Usage
 
 T = TypeVar("T")
 E = TypeVar("E")
+PARTIAL_USAGE = "relaykit_partial_usage"
+"""Attribute a provider sets on an exception that cut its stream: the usage reported so far."""
+
+
+def note_partial_usage(exc: BaseException, usage: Usage) -> None:
+    """Attach the usage a stream reported before ``exc`` cut it (billed tokens, kept in the
+    ``stream_cut`` error that ``stream_with_retries`` raises)."""
+    if usage != Usage():
+        setattr(exc, PARTIAL_USAGE, usage)
+
+
 log = logging.getLogger("relaykit.llm")
 
 
@@ -49,8 +61,9 @@ class ProviderError(ModelError):
         retryable: bool,
         status: int | None = None,
         retry_after: float | None = None,
+        usage: Usage | None = None,
     ) -> None:
-        super().__init__(message, retryable=retryable)
+        super().__init__(message, retryable=retryable, usage=usage)
         self.kind = kind
         self.status = status
         self.retry_after = retry_after
@@ -232,6 +245,7 @@ async def stream_with_retries(
             kind="stream_cut",
             retryable=True,
             status=cause.status,
+            usage=getattr(exc, PARTIAL_USAGE, None),
         ) from exc
     finally:
         await _close(events)
