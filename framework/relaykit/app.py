@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
@@ -416,6 +417,22 @@ class App:
             if inspect.isawaitable(result):
                 await result
         self._started = True
+
+    async def prepare_model(self) -> None:
+        """Build the model and let its provider import its SDK and build its client now (the
+        Lambda runtime does this at init, which has its own 10 s limit, so the first invocation
+        keeps its whole timeout). A failure is logged, not raised: the first call reports it,
+        and handlers that never call the model keep working."""
+        try:
+            prepare = getattr(self.model, "prepare", None)
+            if prepare is not None:
+                await prepare()
+        except Exception as exc:
+            logging.getLogger("relaykit").warning(
+                "the model could not be prepared at init (%s: %s); it will be built on first use",
+                type(exc).__name__,
+                exc,
+            )
 
     async def shutdown(self) -> None:
         """Run the shutdown hooks in reverse order, once, if ``startup`` ran."""

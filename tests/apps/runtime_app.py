@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,12 @@ async def sleep(seconds: float) -> str:
     """Sleeps: past the function timeout, the emulator kills the worker."""
     await asyncio.sleep(seconds)
     return "woke"
+
+
+@app.task("/loaded")
+async def loaded() -> dict[str, object]:
+    """Which heavy SDKs this process has imported, and whether any model call was made."""
+    return {"anthropic": "anthropic" in sys.modules, "app_model": type(app.model).__name__}
 
 
 @app.task("/context")

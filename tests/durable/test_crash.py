@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import signal
@@ -12,6 +13,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from relaykit.durable import open_store
+from relaykit.durable.view import run_view
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("crash_worker.py")
@@ -54,6 +56,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
     assert len(killed) >= KILLS // 2, "the workers finished before enough kills"
 
     expected = sum(i * i for i in range(STEPS))
+    interrupted = 0
     for i in range(RUNS):
         loaded = store.load(f"run{i}")
         assert loaded is not None
@@ -65,6 +68,16 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
         )
         assert all(count == 1 for count in commits.values())
         assert len(commits) == STEPS
+        # The run record's invocations: a killed one ends "interrupted" and the executor that
+        # took over says so; the last one completed the run; together they committed every step.
+        invocations = run_view(run, steps, store.progress(f"run{i}", limit=10_000)).invocations
+        assert invocations[-1]["ended"] == "completed"
+        assert sum(len(i["steps"]) for i in invocations) == STEPS
+        for before, after in itertools.pairwise(invocations):
+            assert before["ended"] in ("interrupted", "suspended")
+            assert after["interrupted"] == (before["ended"] == "interrupted")
+        interrupted += sum(1 for i in invocations if i["interrupted"])
+    assert interrupted > 0, "no run record shows the executors that died"
 
     lines = [line.split() for line in log.read_text().splitlines()]
     last_line_of: dict[str, int] = {}

@@ -443,6 +443,23 @@ async def test_deadline_splitting_across_invocations(engine: Engine, clock: Fake
     assert split.outcome.result == straight.outcome.result == 450
     assert split.invocations >= 4 and straight.invocations == 1
 
+    # The run record lists each invocation, the steps it committed and why it yielded.
+    invocations = (await engine.get(split_run)).invocations
+    assert len(invocations) == split.invocations
+    assert [s for i in invocations for s in i["steps"]] == [f"work:{i}" for i in range(10)]
+    assert all(i["steps"] for i in invocations)  # every invocation made progress
+    assert [i["ended"] for i in invocations] == ["suspended"] * (len(invocations) - 1) + [
+        "completed"
+    ]
+    for invocation in invocations[:-1]:
+        assert invocation["reason"].startswith("deadline: step 'work:")
+        assert "s left" in invocation["reason"] and invocation["due_at"] is not None
+    assert invocations[0]["remaining_s"] == 7.0 and invocations[0]["replayed_steps"] == 0
+    assert invocations[1]["replayed_steps"] == len(invocations[0]["steps"])
+    assert not any(i["interrupted"] for i in invocations)
+    (only,) = (await engine.get(straight_run)).invocations
+    assert only["remaining_s"] is None and only["ended"] == "completed" and len(only["steps"]) == 10
+
 
 async def test_step_too_long_for_any_invocation_fails_fast(
     engine: Engine, clock: FakeClock

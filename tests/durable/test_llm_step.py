@@ -138,7 +138,7 @@ async def test_tokens_reach_the_progress_stream_in_batches_and_in_order(
     entries = await engine.progress(run_id)
     assert [e.id for e in entries] == list(range(1, len(entries) + 1))
     kinds = [e.kind for e in entries]
-    assert kinds == ["created", "token", "token", "token", "token", "token", "step", "completed"]
+    assert kinds == ["created", "invocation", *["token"] * 5, "step", "completed"]
     tokens = tokens_of(entries)
     assert all(t["step_id"] == "0" and t["name"] == "speak" and t["attempt"] == 1 for t in tokens)
     assert [len(t["text"].split()) for t in tokens] == [8] * 5

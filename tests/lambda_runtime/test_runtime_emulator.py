@@ -45,6 +45,12 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
             env={"RELAYKIT_LAMBDA_RESPONSE_MODE": "buffered"},
         ),
         runtime_config("short", invoke_mode="RESPONSE_STREAM", timeout=2),
+        runtime_config(
+            "hosted",
+            invoke_mode="RESPONSE_STREAM",
+            timeout=20,
+            env={"RELAYKIT_MODEL": "anthropic:claude-haiku-4-5", "ANTHROPIC_API_KEY": "test"},
+        ),
         FunctionConfig(
             name="broken",
             command=[sys.executable, "-m", "relaykit.lambda_runtime", "broken_app:app"],
@@ -129,6 +135,15 @@ def test_buffered_mode_and_warm_reuse(emu: Emulator) -> None:
     )
     assert stream.headers["content-type"].startswith("text/event-stream")
     assert "data: chunk-0" in stream.text
+
+
+def test_the_model_sdk_is_imported_at_init_not_in_the_first_invocation(emu: Emulator) -> None:
+    """With a hosted model configured, the runtime builds the model and imports its SDK during
+    init (which has its own 10 s limit), so the first invocation finds ``anthropic`` loaded
+    before any handler called the model."""
+    answer = httpx.post(f"{emu.function_url('hosted')}/loaded", timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"anthropic": True, "app_model": "AnthropicModel"}
 
 
 def boto3_lambda(emu: Emulator) -> Any:

@@ -86,10 +86,24 @@ def test_worker_exit_is_runtime_exit_error(ric: MakeConfig) -> None:
     asyncio.run(scenario())
 
 
-def test_init_is_bounded_by_the_timeout() -> None:
-    """A runtime that never asks for /next is killed when init exceeds the function timeout."""
+def test_init_has_its_own_limit_apart_from_the_function_timeout(ric: MakeConfig) -> None:
+    """As on Lambda, init is not bounded by the function timeout: a handler module that takes
+    1.2 s to import serves an invocation of a function whose timeout is 0.5 s."""
+    slow = ric("slow", "pyhandlers.echo", timeout=0.5, env={"PYHANDLERS_IMPORT_DELAY": "1.2"})
+
+    async def scenario() -> None:
+        async with Emulator([slow]) as emu:
+            result = await emu.invoke("slow", b'{"x": 1}')
+            assert result.error_type is None, result.payload
+            assert result.init_duration_ms is not None and result.init_duration_ms >= 1200
+
+    asyncio.run(scenario())
+
+
+def test_init_is_bounded_by_the_init_timeout() -> None:
+    """A runtime that never asks for /next is killed when init exceeds ``init_timeout``."""
     never = FunctionConfig("never", [sys.executable, "-c", "import time; time.sleep(60)"],
-                           timeout=0.5)
+                           timeout=0.5, init_timeout=0.5)
 
     async def scenario() -> None:
         async with Emulator([never]) as emu:

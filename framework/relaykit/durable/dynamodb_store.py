@@ -522,8 +522,11 @@ class DynamoDBStore:
             raise StoreError(f"run {lease.run_id}: finish failed a condition")
         lease.progress_seq = seq
 
-    def suspend(self, lease: Lease, *, now: float, due_at: float | None) -> SuspendResult:
+    def suspend(
+        self, lease: Lease, *, now: float, due_at: float | None, reason: str = ""
+    ) -> SuspendResult:
         seq = lease.progress_seq + 1
+        note = {"due_at": due_at, "reason": reason} if reason else {"due_at": due_at}
         values: dict[str, Any] = {
             ":seq": _n(seq),
             ":now": _n(now),
@@ -548,7 +551,7 @@ class DynamoDBStore:
                 self._run_update(
                     lease, expression, values, " AND cancel_requested = :f AND event_seq = :ev"
                 ),
-                self._progress_put(lease.run_id, seq, "suspended", {"due_at": due_at}, now),
+                self._progress_put(lease.run_id, seq, "suspended", note, now),
             ]
         )
         if not ok:

@@ -17,7 +17,7 @@ import math
 import typing
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from relaykit.context import Context
@@ -26,7 +26,8 @@ from relaykit.durable.context import Suspend, WorkflowContext
 from relaykit.durable.continuation import Continuation, InProcessContinuation
 from relaykit.durable.deadline import Clock, DeadlinePolicy, Durations, Planner, SystemClock
 from relaykit.durable.execution import Execution, Stop
-from relaykit.durable.store import Lease, Progress, RunPage, RunRecord, StepRecord, Store
+from relaykit.durable.store import Lease, Progress, RunPage, RunRecord, Store
+from relaykit.durable.view import RunView, run_view
 from relaykit.errors import (
     DurableError,
     NonDeterminismError,
@@ -62,35 +63,6 @@ class RunOutcome:
     due_at: float | None = None
     new_steps: int = 0
     replayed_steps: int = 0
-
-
-@dataclass(frozen=True)
-class RunView:
-    """A run as the runs API shows it (JSON-ready)."""
-
-    run_id: str
-    workflow: str
-    status: str
-    created_at: float
-    updated_at: float
-    result: Any = None
-    error: dict[str, Any] | None = None
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    usage: dict[str, Any] = field(default_factory=dict)
-    """Model usage summed over the run's ``llm_step`` steps (tokens, ``cost_usd``)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "workflow": self.workflow,
-            "status": self.status,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "result": self.result,
-            "error": self.error,
-            "steps": self.steps,
-            "usage": self.usage,
-        }
 
 
 class _NoModel:
@@ -219,12 +191,18 @@ class Engine:
         return str(run.run_id)
 
     async def get(self, run_id: str) -> RunView:
-        """Status, result or error, and the step history of a run."""
+        """Status, result or error, the step history and the invocations of a run."""
         loaded = await self._call(self.store.load, run_id)
         if loaded is None:
             raise RunNotFound(f"no run {run_id!r}")
         run, steps = loaded
-        return _view(run, steps)
+        entries: builtins.list[Progress] = []
+        while True:  # the progress log, for the invocations (a page per 1,000 entries)
+            after = entries[-1].id if entries else 0
+            page = await self._call(self.store.progress, run_id, after_id=after, limit=1000)
+            entries += page
+            if len(page) < 1000:
+                return run_view(run, steps, entries)
 
     async def list(
         self,
@@ -326,6 +304,20 @@ class Engine:
             raise
         base = ctx or self.context_factory(run)
         remaining = remaining or (ctx.remaining_seconds if ctx else (lambda: math.inf))
+        left = remaining()
+        opened = {
+            "request_id": base.request_id,
+            "target": base.target,
+            "remaining_s": None if math.isinf(left) else round(left, 3),
+            "replayed_steps": len(acquired.steps),
+            "interrupted": acquired.interrupted,
+        }
+        try:  # one progress entry per invocation: the run record lists them
+            await self._call(
+                self.store.append_progress, lease, "invocation", opened, now=self.clock.now()
+            )
+        except DurableError as exc:
+            return RunOutcome(run_id, "lease_lost", error=_error_dict(exc))
         durations = self._durations.setdefault(run.workflow, Durations())
         records = {step.step_id: step for step in acquired.steps}
         for step in acquired.steps:
@@ -396,7 +388,11 @@ class Engine:
     async def _suspend(self, x: Execution, suspend: Suspend, replayed: int) -> RunOutcome | None:
         try:
             result = await self._call(
-                self.store.suspend, x.lease, now=self.clock.now(), due_at=suspend.due_at
+                self.store.suspend,
+                x.lease,
+                now=self.clock.now(),
+                due_at=suspend.due_at,
+                reason=suspend.reason,
             )
         except DurableError as exc:
             return RunOutcome(x.run_id, "lease_lost", error=_error_dict(exc))
@@ -459,46 +455,3 @@ def _finished_outcome(run: RunRecord) -> RunOutcome:
     result = json.loads(run.result) if run.result is not None else None
     error = codec.decode_error(run.error) if run.error else None
     return RunOutcome(run.run_id, run.status, result, error)
-
-
-def _view(run: RunRecord, steps: tuple[StepRecord, ...]) -> RunView:
-    history = []
-    for step in steps:
-        entry: dict[str, Any] = {
-            "step_id": step.step_id,
-            "name": step.name,
-            "status": step.status,
-            "attempts": step.attempts,
-            "duration": step.duration,
-        }
-        if step.error:
-            entry["error"] = codec.decode_error(step.error)
-        if step.usage:
-            entry["usage"] = json.loads(step.usage)
-        history.append(entry)
-    return RunView(
-        run.run_id,
-        run.workflow,
-        run.status,
-        run.created_at,
-        run.updated_at,
-        json.loads(run.result) if run.result is not None else None,
-        codec.decode_error(run.error) if run.error else None,
-        history,
-        _usage_total([entry["usage"] for entry in history if "usage" in entry]),
-    )
-
-
-_TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
-
-
-def _usage_total(steps: builtins.list[dict[str, Any]]) -> dict[str, Any]:
-    """Tokens, cost and calls summed over steps (failed attempts included); ``cost_usd`` is
-    ``None`` if no step had a price."""
-    total: dict[str, Any] = {key: sum(int(s.get(key, 0)) for s in steps) for key in _TOKEN_KEYS}
-    costs = [float(s["cost_usd"]) for s in steps if s.get("cost_usd") is not None]
-    total["cost_usd"] = round(sum(costs), 8) if costs else None
-    total["model_steps"] = len(steps)
-    total["model_calls"] = sum(int(s.get("calls", 1)) for s in steps)
-    total["failed_calls"] = sum(int(s.get("failed_calls", 0)) for s in steps)
-    return total

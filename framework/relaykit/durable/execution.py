@@ -179,7 +179,9 @@ class Execution:
             self.fatal = exc
             raise
         if decision == "split":
-            raise Suspend(self.clock.now(), f"deadline before step {name!r}")
+            need, left = self.planner.need(name, estimate), self.planner.remaining()
+            reason = f"deadline: step {name!r} needs {need:.2f}s with the margin, {left:.2f}s left"
+            raise Suspend(self.clock.now(), reason)
 
     async def wait_until(self, wake_at: float, label: str) -> None:
         """Sleep in-process until ``wake_at`` when that fits, else suspend until then."""

@@ -309,7 +309,9 @@ class SQLiteStore:
             )
         lease.progress_seq = seq
 
-    def suspend(self, lease: Lease, *, now: float, due_at: float | None) -> SuspendResult:
+    def suspend(
+        self, lease: Lease, *, now: float, due_at: float | None, reason: str = ""
+    ) -> SuspendResult:
         with self._write() as db:
             cancel_requested, event_seq = self._fenced(db, lease)
             if cancel_requested:
@@ -317,7 +319,8 @@ class SQLiteStore:
             if event_seq != lease.event_seq:
                 lease.event_seq = event_seq
                 return "event"
-            seq = self._progress(db, lease, "suspended", {"due_at": due_at}, now)
+            note = {"due_at": due_at, "reason": reason} if reason else {"due_at": due_at}
+            seq = self._progress(db, lease, "suspended", note, now)
             db.execute(
                 "UPDATE runs SET status = 'suspended', lease_owner = NULL, lease_expires = 0, "
                 "due_at = ?, progress_seq = ?, updated_at = ? WHERE run_id = ?",

@@ -188,8 +188,11 @@ class Store(Protocol):
         """End the run (completed, failed or cancelled) and release the lease."""
         ...
 
-    def suspend(self, lease: Lease, *, now: float, due_at: float | None) -> SuspendResult:
-        """Release the lease, leaving the run suspended until ``due_at`` (or an event).
+    def suspend(
+        self, lease: Lease, *, now: float, due_at: float | None, reason: str = ""
+    ) -> SuspendResult:
+        """Release the lease, leaving the run suspended until ``due_at`` (or an event);
+        ``reason`` (why the executor yielded) goes into the ``suspended`` progress entry.
 
         Returns ``event`` (and keeps the lease) if an event arrived since the lease was taken,
         ``cancelled`` if a cancel was requested.

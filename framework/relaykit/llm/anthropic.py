@@ -171,6 +171,11 @@ class AnthropicModel:
             timeout=getattr(settings, "model_timeout", 120.0),
         )
 
+    async def prepare(self) -> None:
+        """Import the SDK and build the client now (Lambda init: ~0.9 s of import that would
+        otherwise come out of the first invocation's time). Reads the key from AWS if set so."""
+        await self._client()
+
     async def _client(self) -> tuple[Any, str | None]:
         key = self._api_key or await anthropic_key(self._secret, self._parameter, self._aws)
         return shared_client(key, self._base_url), key

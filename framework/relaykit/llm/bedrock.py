@@ -143,6 +143,10 @@ class BedrockModel:
         )
         self._client = client
 
+    async def prepare(self) -> None:
+        """Import boto3 and build the client now (Lambda init) instead of on the first call."""
+        self.client()
+
     def client(self) -> Any:
         if self._client is None:
             self._client = shared_client(self.region, self.endpoint_url, self.retry.timeout)

@@ -101,6 +101,7 @@ class LambdaHandler:
             self._started = True
         for kind in kinds:
             await kind.prepare()
+        await self._app.prepare_model()
 
     def prepare(self) -> None:
         """Do now what the first event would: load the kinds and adapters, run startup hooks."""
@@ -108,6 +109,7 @@ class LambdaHandler:
         self._start()
         for kind in kinds:
             self.run(kind.prepare())
+        self.run(self._app.prepare_model())
         assert self._observer is not None
         self._observer.prepare()
 

@@ -4,6 +4,9 @@ import json
 import os
 import time
 
+# A slow import (a heavy SDK), for the init-phase tests.
+time.sleep(float(os.environ.get("PYHANDLERS_IMPORT_DELAY", "0")))
+
 
 def echo(event, context):
     print(f"echo handling {context.aws_request_id}")

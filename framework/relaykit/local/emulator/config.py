@@ -53,6 +53,10 @@ class FunctionConfig:
     command: Sequence[str]
     env: Mapping[str, str] = field(default_factory=dict)
     timeout: float = 3.0
+    init_timeout: float = 10.0
+    """The limit on the init phase (spawn to the first ``/next``): Lambda gives an on-demand
+    environment 10 s, apart from the invocation's own timeout. (AWS's runtime interface
+    emulator bounds init by the function timeout instead; pass ``timeout`` for that.)"""
     memory_mb: int = 128
     handler: str = "index.handler"
     invoke_mode: InvokeMode = "BUFFERED"
@@ -76,6 +80,8 @@ class FunctionConfig:
             raise ValueError(f"FunctionConfig {self.name!r}: command must not be empty")
         if self.timeout <= 0:
             raise ValueError(f"FunctionConfig {self.name!r}: timeout must be > 0 seconds")
+        if self.init_timeout <= 0:
+            raise ValueError(f"FunctionConfig {self.name!r}: init_timeout must be > 0 seconds")
         if self.concurrency < 1:
             raise ValueError(f"FunctionConfig {self.name!r}: concurrency must be >= 1")
         if self.max_concurrency < 1:

@@ -1,9 +1,9 @@
 """An execution environment: one runtime subprocess, its Runtime API, one invocation at a time.
 
-Lifecycle (as on Lambda): spawn → init (ends at the first ``/next``; bounded by the function
-timeout, as the AWS runtime interface emulator does) → invoke, invoke, ... A timeout, a crash or
-an init failure SIGKILLs the process (no SIGTERM: no extensions are emulated) and discards the
-environment; the next invocation cold-starts a new one.
+Lifecycle (as on Lambda): spawn → init (ends at the first ``/next``; bounded by
+``init_timeout``, 10 s as on Lambda, apart from the invocation's timeout) → invoke, invoke, ...
+A timeout, a crash or an init failure SIGKILLs the process (no SIGTERM: no extensions are
+emulated) and discards the environment; the next invocation cold-starts a new one.
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ class ExecutionEnvironment:
         waiters: list[asyncio.Future[Any]] = [self.api.ready, self.api.init_error, exited]
         try:
             await asyncio.wait(
-                waiters, timeout=self.config.timeout, return_when=asyncio.FIRST_COMPLETED
+                waiters, timeout=self.config.init_timeout, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
             exited.cancel()
@@ -200,7 +200,7 @@ class ExecutionEnvironment:
         elif self.process.returncode is not None:
             outcome = self._exit_outcome(invocation)
         else:
-            payload = timeout_payload(invocation.request_id, self.config.timeout)
+            payload = timeout_payload(invocation.request_id, self.config.init_timeout)
             outcome = RuntimeOutcome(payload, "application/json", error_type="Sandbox.Timedout")
             self.platform_log(
                 f"INIT_REPORT Init Duration: {self.init_duration_ms:.2f} ms\t"
