@@ -95,13 +95,21 @@ class ModelError(RelaykitError):
 
     ``usage`` is what the failed call consumed when the provider reported it before failing
     (a stream cut after ``message_start``): those tokens are billed, so they are recorded.
+    ``out_of_time`` says the call sent nothing because too little of the invocation was left:
+    a durable step then continues in the next invocation instead of counting a failed attempt.
     """
 
     def __init__(
-        self, message: str, *, retryable: bool = False, usage: Usage | None = None
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        usage: Usage | None = None,
+        out_of_time: bool = False,
     ) -> None:
         self.retryable = retryable
         self.usage = usage
+        self.out_of_time = out_of_time
         super().__init__(message)
 
 

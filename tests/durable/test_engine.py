@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from durable.harness import FakeClock, RecordingContinuation, drive
 from relaykit.durable import Engine, RetryPolicy, WorkflowContext
 from relaykit.durable.store import Store
-from relaykit.errors import StepFailed, TerminalError
+from relaykit.errors import ModelError, StepFailed, TerminalError
 
 
 class Plan(BaseModel):
@@ -459,6 +459,57 @@ async def test_deadline_splitting_across_invocations(engine: Engine, clock: Fake
     assert not any(i["interrupted"] for i in invocations)
     (only,) = (await engine.get(straight_run)).invocations
     assert only["remaining_s"] is None and only["ended"] == "completed" and len(only["steps"]) == 10
+
+
+async def test_a_call_refused_for_lack_of_time_splits_instead_of_costing_an_attempt(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """A step whose model call gives up before sending anything (``ModelError.out_of_time``:
+    too little of the invocation left) late in an invocation is not a failed attempt: the run
+    splits and the next invocation runs the step, once, with its full time."""
+    refused: list[float] = []
+
+    def slow() -> str:
+        clock.advance(6.0)
+        return "done"
+
+    def call() -> str:
+        if not refused:
+            refused.append(clock.now())
+            raise ModelError("not started: 0.5s left", retryable=True, out_of_time=True)
+        return "answer"
+
+    async def wf(ctx: WorkflowContext) -> list[str]:
+        return [await ctx.step("slow", slow, estimate=1.0), await ctx.step("call", call)]
+
+    run_id = await engine.start("wf", wf)
+    driven = await drive(engine, run_id, clock, budget=10.0)
+    assert driven.outcome.result == ["done", "answer"] and driven.invocations == 2
+    view = await engine.get(run_id)
+    assert [(s["name"], s["attempts"]) for s in view.steps] == [("slow", 1), ("call", 1)]
+    first, second = view.invocations
+    assert first["steps"] == ["slow"] and second["steps"] == ["call"]
+    assert first["reason"].startswith("deadline: step 'call': not started")
+
+
+async def test_a_call_refused_at_the_start_of_a_fresh_invocation_counts_as_an_attempt(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """When even a fresh invocation is too short for the call, splitting would loop forever:
+    the refusal counts as a failed attempt and the step fails after its retries, naming why."""
+
+    def call() -> str:
+        raise ModelError("not started: 0.5s left", retryable=True, out_of_time=True)
+
+    async def wf(ctx: WorkflowContext) -> str:
+        retry = RetryPolicy(max_attempts=2, initial_delay=0.0)
+        value: str = await ctx.step("call", call, retry=retry)
+        return value
+
+    run_id = await engine.start("wf", wf)
+    driven = await drive(engine, run_id, clock, budget=10.0)
+    assert driven.outcome.status == "failed" and driven.invocations == 1
+    assert "not started" in driven.outcome.error["message"]
 
 
 async def test_step_too_long_for_any_invocation_fails_fast(

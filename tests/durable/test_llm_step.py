@@ -301,6 +301,42 @@ async def test_a_step_that_fails_for_good_keeps_the_usage_of_its_attempts(
     assert (usage["calls"], usage["failed_calls"], usage["cost_usd"]) == (3, 3, None)
 
 
+async def test_usage_of_a_failed_attempt_survives_a_split_for_lack_of_time(
+    store: Store, clock: FakeClock
+) -> None:
+    """Attempt 1 is cut after using tokens (late in the invocation); the retry's call is
+    refused unsent (``out_of_time``), so the run splits without counting an attempt; the next
+    invocation succeeds. The step's usage keeps the cut attempt's tokens and no refused call."""
+
+    class LateModel(CutOnceModel):
+        async def _events(self, call: int) -> AsyncIterator[StreamEvent]:
+            if call == 1:
+                clock.advance(8.0)  # the first attempt takes most of the invocation
+                yield TextDelta("Hel")
+                raise ModelError("cut", retryable=True, usage=Usage(10, 1))
+            if call == 2:
+                raise ModelError("not started", retryable=True, out_of_time=True)
+            yield TextDelta("Hello")
+            yield Reply(text="Hello", model=self.name, usage=Usage(10, 2))
+
+    model = LateModel()
+
+    async def one(ctx: WorkflowContext) -> str:
+        retry = RetryPolicy(max_attempts=3, initial_delay=0.0)
+        reply = await ctx.llm_step("greet", [{"role": "user", "content": "hi"}], retry=retry)
+        return reply.text
+
+    engine = make_engine(store, clock, model)
+    run_id = await engine.start("one", one)
+    driven = await drive(engine, run_id, clock, budget=10.0)
+    assert driven.outcome.result == "Hello" and driven.invocations == 2
+    (step,) = (await engine.get(run_id)).to_dict()["steps"]
+    assert step["attempts"] == 2  # the cut one and the good one; the refusal is not an attempt
+    usage = step["usage"]
+    assert (usage["input_tokens"], usage["output_tokens"]) == (20, 3)
+    assert (usage["calls"], usage["failed_calls"]) == (2, 1)
+
+
 async def test_complete_mode_and_a_model_given_per_call(store: Store, clock: FakeClock) -> None:
     """``stream=False`` calls ``complete`` and writes no tokens; ``model=`` overrides
     ``ctx.llm`` for one step and is metered like it (its usage is recorded)."""

@@ -118,14 +118,17 @@ async def test_a_retry_that_cannot_fit_fails_fast() -> None:
         await run(attempt, policy(sleeps), remaining=5.0)
     assert caught.value.kind == "deadline" and caught.value.status == 429
     assert sleeps.waits == [] and len(attempt.timeouts) == 1
+    assert not caught.value.out_of_time  # a request was sent (and failed): a real attempt
 
 
 async def test_no_attempt_starts_without_time_left() -> None:
-    """Less than min_attempt seconds left: the call is not even started."""
+    """Less than min_attempt seconds left: the call is not even started, and the error says
+    so (``out_of_time``: a durable step continues in the next invocation)."""
     attempt = Flaky()
     with pytest.raises(ProviderError, match="not started") as caught:
         await run(attempt, policy(Sleeps(), min_attempt=1.0), remaining=0.8)
     assert caught.value.kind == "deadline" and attempt.timeouts == []
+    assert caught.value.out_of_time
 
 
 async def test_a_hung_attempt_times_out_and_is_retried() -> None:

@@ -1,7 +1,8 @@
 """A stub of Anthropic's Messages API (``POST /v1/messages``), JSON and SSE, on loopback.
 
-Each request takes the next scripted ``Turn`` (or, with none left, a default reply of
-``max_tokens`` words, one text delta each). A turn is a reply (text, tool calls, usage), an
+Each request takes the next scripted ``Turn`` (or, with none left, the ``responder``'s turn for
+the request body when one is given, else a default reply of ``max_tokens`` words, one text delta
+each). A turn is a reply (text, tool calls, usage), an
 error (status, type, ``retry-after``), or a stream cut after ``cut_after`` SSE events. Every
 request is recorded with its headers and JSON body.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import collections
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,9 +53,13 @@ def sse(event: str, data: dict[str, Any]) -> bytes:
 class AnthropicStub:
     """The Messages API stub; ``push`` scripts turns, ``requests`` records what came in."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, responder: Callable[[dict[str, Any]], Awaitable[Turn]] | None = None
+    ) -> None:
         self.script: collections.deque[Turn] = collections.deque()
         self.requests: list[Request] = []
+        self.statuses: list[int] = []
+        self.responder = responder
         self.server = StubServer(self.handle)
 
     def push(self, *turns: Turn) -> None:
@@ -70,9 +76,11 @@ class AnthropicStub:
     def url(self) -> str:
         return self.server.url
 
-    def _turn(self, body: dict[str, Any]) -> Turn:
+    async def _turn(self, body: dict[str, Any]) -> Turn:
         if self.script:
             return self.script.popleft()
+        if self.responder is not None:
+            return await self.responder(body)
         words = int(body.get("max_tokens", 8))
         text = "".join(f" w{i}" if i else "w0" for i in range(words))
         return Turn(text=text, usage={"input_tokens": 5, "output_tokens": words})
@@ -86,7 +94,8 @@ class AnthropicStub:
             )
             return
         body = request.json()
-        turn = self._turn(body)
+        turn = await self._turn(body)
+        self.statuses.append(turn.status)
         headers = {"request-id": f"req_{len(self.requests)}", **turn.headers}
         if turn.status != 200:
             payload = {"type": "error", "error": {"type": turn.error_type, "message": turn.message}}

@@ -1,13 +1,15 @@
 """End to end: examples/research_agent.py, a run whose work is over 10x the function timeout, on
 emulated Lambda (split across many invocations, streamed live through a Function URL), through
-faults (a continuation delivered twice, a worker SIGKILLed mid-step), and in a container
-(``relaykit serve``), alone and handing one run to Lambda and back on one store.
+faults (a continuation delivered twice, a worker SIGKILLed mid-step, a 529 storm from the model
+API), and in a container (``relaykit serve``), alone and handing one run to Lambda and back on
+one store.
 
 Assertions are on counts and contents; no wall-clock thresholds."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -25,9 +27,12 @@ import boto3
 import httpx
 import pytest
 
-from relaykit import App
+from relaykit import App, Reply
+from relaykit.agents import ScriptedAgentModel
+from relaykit.llm.local import LocalModel
 from relaykit.local.emulator import Emulator, FunctionConfig
 from relaykit.local.emulator.emulator import stderr_log_sink
+from stubs.anthropic_api import AnthropicStub, Turn, error
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -54,8 +59,10 @@ def lambda_env(store_url: str, model_delay: float) -> dict[str, str]:
     }
 
 
-def start_emulator(store_url: str, model_delay: float) -> tuple[Emulator, dict[str, str]]:
-    env = lambda_env(store_url, model_delay)
+def start_emulator(
+    store_url: str, model_delay: float, extra_env: dict[str, str] | None = None
+) -> tuple[Emulator, dict[str, str]]:
+    env = {**lambda_env(store_url, model_delay), **(extra_env or {})}
     config = FunctionConfig(
         name=FUNCTION,
         command=[sys.executable, "-m", "relaykit.lambda_runtime", "research_agent:app"],
@@ -264,6 +271,17 @@ def test_long_run_splits_streams_and_survives_a_duplicate_continuation(
     assert names[:3] == ["plan", "turn:1", "tool:1:search"]
     assert names.count("tool:2:fetch") == 16 and names[-1] == "report"
 
+    # The run record: each invocation, the steps it committed and why it yielded.
+    invocations = view["invocations"]
+    ended = [invocation["ended"] for invocation in invocations]
+    assert ended == ["suspended"] * suspended + ["completed"]
+    assert [name for i in invocations for name in i["steps"]] == names
+    assert len({i["request_id"] for i in invocations}) == len(invocations)  # one per request
+    assert all(i["target"] == "lambda" and not i["interrupted"] for i in invocations)
+    assert all(0 < i["remaining_s"] <= TIMEOUT for i in invocations)
+    reasons = [i["reason"] for i in invocations[:-1]]
+    assert sum(r.startswith("deadline: step ") for r in reasons) >= suspended - 1, reasons
+
     # The same continuation once more, after the end: a no-op; the result is unchanged.
     payload = json.dumps({"relaykit": "continue", "run_id": run_id}).encode()
     answer = lambda_client(emu).invoke(FunctionName=FUNCTION, Payload=payload)
@@ -451,3 +469,108 @@ def test_a_provider_is_chosen_by_configuration_alone(tmp_path: Path) -> None:
     assert online.app.model.name.startswith("anthropic")
     offline = load_example({"RELAYKIT_STORE": store})
     assert offline.offline and offline.app.model.name == "local"
+
+
+class HostedResearchModel:
+    """Answers the research agent's Messages API requests as its offline scripted models would
+    (the plan, the agent's tool calls, the writer's echo), so a run on the real ``anthropic``
+    SDK against the stub is deterministic and comparable with another one."""
+
+    def __init__(self) -> None:
+        module = load_example({"RELAYKIT_STORE": "memory://"})
+        self.agent = ScriptedAgentModel(module.AGENT_SCRIPT)
+        self.plan = str(module.PLAN_SCRIPT[0])
+
+    async def __call__(self, body: dict[str, Any]) -> Turn:
+        messages = body["messages"]
+        first = messages[0]["content"]
+        text = first if isinstance(first, str) else first[0].get("text", "")
+        if body.get("tools"):
+            reply = await self.agent.complete(messages)
+        elif text.startswith("Plan searches for"):
+            reply = Reply(text=self.plan, model="stub")
+        else:
+            reply = await LocalModel(delay=0).complete(messages, max_tokens=body["max_tokens"])
+        return Turn(
+            text=reply.text,
+            tool_calls=[(call.id, call.name, call.input) for call in reply.tool_calls],
+            stop_reason=reply.stop_reason,
+            usage={
+                "input_tokens": max(1, reply.usage.input_tokens),
+                "output_tokens": 1 + len(reply.text.split()),
+            },
+        )
+
+
+@contextlib.contextmanager
+def environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def test_a_529_storm_from_the_model_api_delays_the_run_but_not_its_result(tmp_path: Path) -> None:
+    """The agent on the real ``anthropic`` SDK (configuration only) against the Messages API
+    stub, on emulated Lambda: mid-run the API answers 529 ``overloaded`` to four requests in
+    a row, more than one call's own retries absorb. The step is retried, the run completes with
+    the same result as an undisturbed run on the same stub, every 529 was served, the failed
+    call is counted in the run record's usage, and no invocation hit the timeout."""
+    with AnthropicStub(HostedResearchModel()) as stub:
+        hosted = {
+            "RELAYKIT_MODEL": "anthropic:claude-sonnet-4-6",
+            "ANTHROPIC_API_KEY": "sk-ant-storm-test",
+            "ANTHROPIC_BASE_URL": stub.url,
+        }
+        calm_store = f"sqlite:///{tmp_path / 'calm.db'}"
+        module = load_example({"RELAYKIT_STORE": calm_store, **hosted})
+        with environ(hosted):  # the SDK reads its base URL from the environment
+            calm = asyncio.run(run_in_process(module, io_delay=0))
+        assert stub.statuses and set(stub.statuses) == {200}
+
+        store_url = f"sqlite:///{tmp_path / 'storm.db'}"
+        observer = observe(store_url)
+        emulator, env = start_emulator(store_url, 0.0, hosted)
+        with emulator.running() as emu:
+            env["AWS_ENDPOINT_URL_LAMBDA"] = emu.invoke_url
+            run_id = start_run(emu.function_url(FUNCTION), 0.05)
+            wait_until(observer, run_id, lambda v: len(v["steps"]) >= 6 or finished(v))
+            overloaded = error(529, "overloaded_error", "Overloaded", retry_after="0.05")
+            stub.push(*[overloaded] * 4)
+
+            def sweep() -> None:  # the EventBridge schedule: resumes runs whose retry is due
+                lambda_client(emu).invoke(
+                    FunctionName=FUNCTION,
+                    InvocationType="Event",
+                    Payload=json.dumps({"relaykit": "sweep"}).encode(),
+                )
+
+            view = wait_until(observer, run_id, finished, poke=sweep)
+            exit_codes = list(emu.pools[FUNCTION].exit_codes)
+    assert view["status"] == "completed", json.dumps(view)[:2000]
+    assert view["result"] == calm
+    assert stub.statuses.count(529) == 4 and not stub.script
+    assert view["usage"]["failed_calls"] >= 1, view["usage"]
+    assert any(step["attempts"] >= 2 for step in view["steps"])
+    assert -9 not in exit_codes, exit_codes
+
+
+async def run_in_process(module: ModuleType, io_delay: float) -> dict[str, Any]:
+    app: App = module.app
+    run_id = await app.engine.start(
+        "/research", input=module.Research(question=QUESTION, io_delay=io_delay)
+    )
+    for _ in range(1200):
+        view = await app.engine.get(run_id)
+        if view.status in ("completed", "failed"):
+            break
+        await asyncio.sleep(0.05)
+    assert view.status == "completed", view.error
+    result: dict[str, Any] = view.result
+    return result

@@ -79,7 +79,8 @@ def add_parser(commands: Any, app_help: str) -> None:
     listing.add_argument("--limit", type=int, default=20, help="runs per page (default 20)")
     listing.add_argument("--cursor", help="the cursor printed by the previous page")
     listing.add_argument("--json", action="store_true", help="print JSON")
-    for name, text in (("show", "a run's status, result and steps"), ("cancel", "cancel a run")):
+    shown = "a run's status, result, steps and invocations"
+    for name, text in (("show", shown), ("cancel", "cancel a run")):
         action = actions.add_parser(name, help=text)
         action.add_argument("app", help=app_help)
         action.add_argument("run_id")

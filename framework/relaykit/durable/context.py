@@ -209,6 +209,9 @@ class WorkflowContext(Context):
                 if probe is not None:
                     probe.finish(0, error=True, wall_s=self._x.clock.now() - started)
                 usage = usage_of(prior_usage) if usage_of is not None else None
+                if self._out_of_time(exc, semantics):
+                    # The call sent nothing for lack of time: not an attempt; split now.
+                    await self._split(step_id, name, attempts - 1, usage, prior_usage, exc)
                 not_before = await self._x.after_failure(
                     step_id, name, exc, attempts, policy, usage=usage
                 )
@@ -238,6 +241,38 @@ class WorkflowContext(Context):
             if probe is not None:  # the step record's own duration, as the planner sees it
                 probe.finish(len(text), error=False, wall_s=duration)
             return restored
+
+    async def _split(
+        self,
+        step_id: str,
+        name: str,
+        attempts: int,
+        usage: str | None,
+        prior_usage: str | None,
+        cause: Exception,
+    ) -> None:
+        """Suspend before ``name`` (due now), keeping what earlier attempts of this invocation
+        used of the model, if any, in a waiting record."""
+        now = self._x.clock.now()
+        if usage != prior_usage:
+            record = StepRecord(
+                step_id,
+                name,
+                "waiting",
+                attempts=attempts,
+                started_at=now,
+                wake_at=now,
+                usage=usage,
+            )
+            await self._x.commit(record)
+        raise Suspend(now, f"deadline: step {name!r}: {cause}") from cause
+
+    def _out_of_time(self, exc: Exception, semantics: Semantics) -> bool:
+        """The step's call gave up before sending anything because the invocation was nearly
+        over (``ModelError.out_of_time``), and the next invocation would have more time."""
+        if not getattr(exc, "out_of_time", False) or semantics == "at_most_once":
+            return False
+        return self._x.planner.can_gain_time()
 
     async def now(self) -> float:
         """The current time (Unix seconds), recorded: replays see the same value."""

@@ -125,6 +125,10 @@ class Planner:
             raise StepTooLong(step_name, need, self.budget)
         return "run" if need <= self.remaining() else "split"
 
+    def can_gain_time(self) -> bool:
+        """True when a fresh invocation would have more time than this one has left."""
+        return self.budget > self.remaining() + self.policy.margin
+
     def fits_inline(self, wait_seconds: float) -> bool:
         """True when a wait is short enough to sleep through inside this invocation."""
         if wait_seconds > self.policy.inline_wait_max:

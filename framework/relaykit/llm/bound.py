@@ -77,7 +77,8 @@ class BoundModel:
             stop_reason=reply.stop_reason if reply is not None else None,
             error=None if error is None else f"{type(error).__name__}: {error}",
         )
-        self.usage.add(record)
+        if not getattr(error, "out_of_time", False):  # a call refused unsent is not a call
+            self.usage.add(record)
         level = logging.INFO if error is None else logging.WARNING
         self._ctx.logger.log(level, "model call", extra=record.log_fields())
 

@@ -62,8 +62,9 @@ class ProviderError(ModelError):
         status: int | None = None,
         retry_after: float | None = None,
         usage: Usage | None = None,
+        out_of_time: bool = False,
     ) -> None:
-        super().__init__(message, retryable=retryable, usage=usage)
+        super().__init__(message, retryable=retryable, usage=usage, out_of_time=out_of_time)
         self.kind = kind
         self.status = status
         self.retry_after = retry_after
@@ -112,8 +113,11 @@ class RetryPolicy:
         cap: float = min(self.max_delay, self.base_delay * 2**retry)
         return self.random() * cap
 
-    def attempt_timeout(self, remaining: Callable[[], float] | None, what: str) -> float:
-        """This attempt's timeout; ``ProviderError(kind="deadline")`` if none can fit."""
+    def attempt_timeout(
+        self, remaining: Callable[[], float] | None, what: str, *, retry: int = 0
+    ) -> float:
+        """This attempt's timeout; ``ProviderError(kind="deadline")`` if none can fit (marked
+        ``out_of_time`` when it is the call's first attempt: then nothing was sent at all)."""
         if remaining is None:
             return self.timeout
         left = remaining() - self.reserve
@@ -124,6 +128,7 @@ class RetryPolicy:
                 "give the function a longer timeout or split the work into steps",
                 kind="deadline",
                 retryable=True,
+                out_of_time=retry == 0,
             )
         return min(self.timeout, left)
 
@@ -165,7 +170,7 @@ async def call_with_retries(
     """Run ``attempt(timeout)`` until it succeeds, retrying as the module docstring says."""
     retry = 0
     while True:
-        timeout = policy.attempt_timeout(remaining, what)
+        timeout = policy.attempt_timeout(remaining, what, retry=retry)
         try:
             async with asyncio.timeout(timeout):
                 return await attempt(timeout)
@@ -201,7 +206,7 @@ async def stream_with_retries(
     """Events of ``open_stream(timeout)``, retried until the first event arrives."""
     retry = 0
     while True:
-        timeout = policy.attempt_timeout(remaining, what)
+        timeout = policy.attempt_timeout(remaining, what, retry=retry)
         events = open_stream(timeout)
         try:
             async with asyncio.timeout(timeout):
