@@ -22,6 +22,7 @@
         ├── UnknownWorkflow            a run names a workflow this process has not registered
         ├── StepFailed                 a step exhausted its retries (or failed terminally)
         ├── StepTooLong                a step needs more time than any invocation can give
+        ├── HistoryTooLong             a run asked for more steps than ``workflow_max_steps``
         ├── RunFailed                  a run ended failed; carries the recorded error
         ├── TerminalError              raised by a step to fail at once, without retries
         ├── EventTimeout               ``wait_for_event`` ran out of time before the event came
@@ -227,6 +228,20 @@ class StepTooLong(DurableError):
             f"{budget:.1f}s, so it can never finish there; split it into smaller steps, "
             "lower its estimate= if that is wrong, or place this workflow on the container "
             "target (placement='container'), which has no invocation deadline"
+        )
+
+
+class HistoryTooLong(DurableError):
+    """A run asked for more steps than its history may hold (``workflow_max_steps``)."""
+
+    def __init__(self, run_id: str, limit: int, step: str) -> None:
+        self.run_id = run_id
+        self.limit = limit
+        super().__init__(
+            f"run {run_id} already recorded {limit} steps, the most a run may hold "
+            f"(setting workflow_max_steps), so step {step!r} cannot be added; every resume "
+            "replays the whole history, so batch the work into fewer steps or start child "
+            "runs, or raise the limit"
         )
 
 

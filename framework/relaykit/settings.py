@@ -351,6 +351,16 @@ FIELDS: tuple[Field, ...] = (
         "before the run is parked as failed instead of looping.",
     ),
     Field(
+        "workflow_max_steps",
+        _parse_positive_int,
+        10_000,
+        "Durable workflows: the most steps one run may record (every `ctx.step`, `llm_step`, "
+        "sleep, event wait, `now` and `random` counts; fan-out children too). A run that asks "
+        "for more fails with `HistoryTooLong`: its history is replayed on every resume, so an "
+        "unbounded loop of steps would make each resume slower. Batch the work into fewer "
+        "steps, or start child runs.",
+    ),
+    Field(
         "workflow_invocation_budget",
         _parse_optional_seconds,
         None,
@@ -514,6 +524,7 @@ class Settings:
     workflow_inline_wait_max: float = 5.0
     workflow_lease_seconds: float = 60.0
     workflow_max_interrupts: int = 10
+    workflow_max_steps: int = 10_000
     workflow_invocation_budget: float | None = None
     workflow_continuation: str = "auto"
     workflow_queue_url: str | None = None

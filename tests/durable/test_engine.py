@@ -18,6 +18,7 @@ import pytest
 from pydantic import BaseModel
 
 from durable.harness import FakeClock, RecordingContinuation, drive
+from relaykit import App, ConfigError
 from relaykit.durable import Engine, RetryPolicy, WorkflowContext
 from relaykit.durable.store import Store
 from relaykit.errors import ModelError, StepFailed, TerminalError
@@ -559,3 +560,39 @@ async def test_idempotent_start_and_listing(engine: Engine, clock: FakeClock) ->
     assert one == two
     page = await engine.list(workflow="wf")
     assert [r.run_id for r in page.runs] == [one]
+
+
+async def test_a_run_past_its_step_limit_fails_with_a_clear_error(
+    store: Store, clock: FakeClock, continuation: RecordingContinuation
+) -> None:
+    """With ``max_steps=5`` a loop that asks for a sixth step fails the run with
+    ``HistoryTooLong``, naming the limit and the setting; the five committed steps stay."""
+    engine = Engine(store, continuation, clock=clock, lease_seconds=30.0, max_steps=5)
+
+    async def endless(ctx: WorkflowContext) -> None:
+        i = 0
+        while True:
+            await ctx.step(f"tick:{i}", lambda: None)
+            i += 1
+
+    run_id = await engine.start("endless", endless)
+    driven = await drive(engine, run_id, clock)
+    assert driven.outcome.status == "failed"
+    error = driven.outcome.error
+    assert error is not None and error["type"].endswith("HistoryTooLong")
+    assert "5 steps" in error["message"] and "workflow_max_steps" in error["message"]
+    assert "'tick:5'" in error["message"]
+    assert len((await engine.get(run_id)).steps) == 5
+
+
+def test_the_step_limit_comes_from_settings() -> None:
+    """``workflow_max_steps`` reaches the app's engine; a bad value names the setting."""
+    app = App("limits", settings={"store": "memory://", "workflow_max_steps": 3})
+
+    @app.workflow("/w")
+    async def noop(ctx: WorkflowContext) -> None:
+        return None
+
+    assert app.engine.max_steps == 3
+    with pytest.raises(ConfigError, match="workflow_max_steps"):
+        _ = App("bad", settings={"store": "memory://", "workflow_max_steps": 0}).settings

@@ -109,7 +109,8 @@ class Engine:
     ``continuation`` defaults to in-process. ``clock`` is injectable (tests use a fake one).
     ``lease_seconds`` is how long a silent executor keeps a run before another may take it
     over; ``max_interrupts`` is how many dead executors a run survives before it is parked as
-    failed (a poison run). ``context_factory`` builds the base ``Context`` (``ctx.llm``...).
+    failed (a poison run); ``max_steps`` caps the steps one run may record (``HistoryTooLong``
+    past it). ``context_factory`` builds the base ``Context`` (``ctx.llm``...).
     """
 
     def __init__(
@@ -121,6 +122,7 @@ class Engine:
         policy: DeadlinePolicy | None = None,
         lease_seconds: float = 60.0,
         max_interrupts: int = 10,
+        max_steps: int | None = None,
         context_factory: Callable[[RunRecord], Context] | None = None,
         owner: str | None = None,
     ) -> None:
@@ -134,6 +136,7 @@ class Engine:
         self.policy = policy or DeadlinePolicy()
         self.lease_seconds = lease_seconds
         self.max_interrupts = max_interrupts
+        self.max_steps = max_steps
         self.context_factory = context_factory or _default_context
         self.owner = owner or uuid.uuid4().hex[:12]
         self._counter = itertools.count(1)
@@ -335,6 +338,7 @@ class Engine:
                 planner=planner,
                 durations=durations,
                 lease_seconds=self.lease_seconds,
+                max_steps=self.max_steps,
             )
             outcome = await self._drive(spec, payload, base, execution, replayed)
             if outcome is not None:

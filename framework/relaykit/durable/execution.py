@@ -21,6 +21,7 @@ from relaykit.durable.store import Lease, StepRecord, Store
 from relaykit.errors import (
     DurableError,
     EventTimeout,
+    HistoryTooLong,
     LeaseLost,
     NonDeterminismError,
     StepFailed,
@@ -52,6 +53,7 @@ class Execution:
         planner: Planner,
         durations: Durations,
         lease_seconds: float,
+        max_steps: int | None = None,
     ) -> None:
         self.store = store
         self.lease = lease
@@ -60,6 +62,7 @@ class Execution:
         self.planner = planner
         self.durations = durations
         self.lease_seconds = lease_seconds
+        self.max_steps = max_steps
         self.rng = random.Random()
         self.visited: set[str] = set()
         self.fatal: DurableError | None = None
@@ -90,6 +93,9 @@ class Execution:
         record = self.records.get(step_id)
         if record is not None and record.name != name:
             self.fatal = NonDeterminismError(self.run_id, step_id, record.name, name)
+            raise self.fatal
+        if record is None and self.max_steps is not None and len(self.records) >= self.max_steps:
+            self.fatal = HistoryTooLong(self.run_id, self.max_steps, name)
             raise self.fatal
         return record
 

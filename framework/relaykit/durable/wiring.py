@@ -83,6 +83,7 @@ def build_engine(app: App) -> Engine:
         ),
         lease_seconds=settings.workflow_lease_seconds,
         max_interrupts=settings.workflow_max_interrupts,
+        max_steps=settings.workflow_max_steps,
         context_factory=context_factory,
     )
     for spec in app.handlers:
