@@ -113,8 +113,9 @@ async def throughput(label: str, make: Callable[[], Store], n: int, rounds: int)
         f"{label}: engine {rate:,.0f} steps/s, bare writes {statistics.median(bare_rates):,.0f}/s, "
         f"ratio {statistics.median(ratios):.2f}x (goal >= 0.8x); "
         f"{rate / AWS_SDK_STEPS_PER_SECOND:,.0f}x AWS SDK's ~7 steps/s",
-        f"{label}: store writes per step {(writes - 2) / n:.3f} ({writes} writes for {n} steps: "
-        f"1 acquire + {n} commits + 1 finish); separate reads during the run: {reads}",
+        f"{label}: store writes per step {(writes - 3) / n:.3f} ({writes} writes for {n} steps: "
+        f"1 acquire + 1 invocation record + {n} commits + 1 finish); separate reads during the "
+        f"run: {reads}",
     ]
     return lines
 

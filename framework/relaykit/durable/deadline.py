@@ -120,6 +120,11 @@ class Planner:
 
     def check(self, step_name: str, estimate: float | None) -> Decision:
         """``run`` or ``split``; raises ``StepTooLong`` when no invocation is long enough."""
+        if self.budget == math.inf:  # no deadline anywhere (a container): nothing to estimate
+            left = self.remaining()
+            if left == math.inf:
+                return "run"
+            return "run" if self.need(step_name, estimate) <= left else "split"
         need = self.need(step_name, estimate)
         if need > self.budget:
             raise StepTooLong(step_name, need, self.budget)
