@@ -4,7 +4,10 @@
 provider SDKs are imported where first used, because Lambda cold start is a product feature.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from relaykit.app import App, asgi_lambda_handler
+from relaykit.auth.types import Authenticator, Forbidden, Principal, Unauthenticated
 from relaykit.context import Context
 from relaykit.dispatch import Chunk
 from relaykit.errors import (
@@ -14,6 +17,7 @@ from relaykit.errors import (
     DurableError,
     HistoryTooLong,
     LeaseLost,
+    LimitExceeded,
     MissingExtraError,
     ModelError,
     NonDeterminismError,
@@ -32,18 +36,29 @@ from relaykit.errors import (
 from relaykit.model import Message, Model, Reply, ToolCall, Usage
 from relaykit.settings import Settings
 
+if TYPE_CHECKING:
+    from relaykit.auth.api_keys import ApiKeyAuth
+    from relaykit.auth.aws import AwsAuth
+    from relaykit.auth.tokens import JwtAuth
+
 __version__ = "0.1.0"
 
 __all__ = [
+    "ApiKeyAuth",
     "App",
     "AppLoadError",
+    "Authenticator",
+    "AwsAuth",
     "BadRequest",
     "Chunk",
     "ConfigError",
     "Context",
     "DurableError",
+    "Forbidden",
     "HistoryTooLong",
+    "JwtAuth",
     "LeaseLost",
+    "LimitExceeded",
     "Message",
     "MissingExtraError",
     "Model",
@@ -51,6 +66,7 @@ __all__ = [
     "NonDeterminismError",
     "NotFound",
     "PayloadTooLarge",
+    "Principal",
     "RegistrationError",
     "RelaykitError",
     "Reply",
@@ -61,9 +77,19 @@ __all__ = [
     "StepTooLong",
     "TerminalError",
     "ToolCall",
+    "Unauthenticated",
     "UnknownEventError",
     "Usage",
     "ValidationFailed",
     "__version__",
     "asgi_lambda_handler",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The authenticators load on first use (they bring hashlib, asyncio, PyJWT when used).
+    if name in ("ApiKeyAuth", "AwsAuth", "JwtAuth"):
+        import relaykit.auth
+
+        return getattr(relaykit.auth, name)
+    raise AttributeError(f"module 'relaykit' has no attribute {name!r}")

@@ -22,6 +22,7 @@ from relaykit.sources import SourceSpec
 if TYPE_CHECKING:
     from fastapi import APIRouter, FastAPI
 
+    from relaykit.auth import Access, Authenticator, Guard
     from relaykit.durable.engine import Engine
     from relaykit.measure import Recorder
     from relaykit.targets.lambda_handler import LambdaHandler
@@ -53,7 +54,9 @@ class App:
     ``settings`` overrides every other source; ``model`` injects a model object (for example a
     scripted ``LocalModel``) instead of the one named by the ``model`` setting; ``config_dir`` is
     where ``relaykit.toml`` and ``pyproject.toml`` are looked for (default: the folder of the
-    module that builds the app).
+    module that builds the app). ``auth`` puts every HTTP route behind one authenticator, or the
+    first of several that finds its credentials (``ApiKeyAuth``, ``JwtAuth``, ``AwsAuth``); it
+    replaces the ``auth*`` settings (see docs/security.md).
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class App:
         settings: Mapping[str, Any] | None = None,
         model: Model | None = None,
         config_dir: str | Path | None = None,
+        auth: Authenticator | Sequence[Authenticator] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise RegistrationError(f"App name must be a non-empty string, got {name!r}")
@@ -82,6 +86,11 @@ class App:
         self._started = False
         self._recorder: Recorder | None = None
         self._recorder_built = False
+        from relaykit.auth.guard import build_guard  # standard library only
+
+        self.auth: Guard | None = build_guard(auth, self.settings)
+        """Who may call the HTTP routes (``None``: everyone, no authentication configured)."""
+        self._access: dict[str, Access] = {}
 
     def __repr__(self) -> str:
         return f"App({self.name!r}, handlers={len(self._handlers)})"
@@ -95,8 +104,13 @@ class App:
         fn: Callable[..., Any],
         summary: str | None,
         max_concurrency: int | None = None,
+        public: bool = False,
+        scopes: str | Sequence[str] = (),
     ) -> HandlerSpec:
+        from relaykit.auth.guard import check_access
+
         spec = build_spec(kind, path, fn, summary=summary, max_concurrency=max_concurrency)
+        access = check_access(public, scopes, f"handler {describe(fn)}")
         existing = self._handlers.get(path)
         if existing is not None:
             raise RegistrationError(
@@ -109,7 +123,14 @@ class App:
                 "register every handler before serving"
             )
         self._handlers[path] = spec
+        self._access[path] = access
         return spec
+
+    def access(self, path: str) -> Access:
+        """The ``public=`` and ``scopes=`` the handler at ``path`` was registered with."""
+        from relaykit.auth.guard import Access
+
+        return self._access.get(path) or Access()
 
     def add_task(
         self,
@@ -118,13 +139,17 @@ class App:
         *,
         summary: str | None = None,
         max_concurrency: int | None = None,
+        public: bool = False,
+        scopes: str | Sequence[str] = (),
     ) -> HandlerSpec:
         """Register ``fn`` as a task at ``path``: POST JSON in, JSON out.
 
         ``max_concurrency`` caps how many calls of this handler run at once in one process
         (default: unlimited for ``async def``, 1 for a sync ``def``, which runs in a thread).
+        When the app has authentication, ``public=True`` opens this handler to everyone and
+        ``scopes`` are required of its callers (403 otherwise).
         """
-        return self._add("task", path, fn, summary, max_concurrency)
+        return self._add("task", path, fn, summary, max_concurrency, public, scopes)
 
     def add_stream(
         self,
@@ -133,28 +158,57 @@ class App:
         *,
         summary: str | None = None,
         max_concurrency: int | None = None,
+        public: bool = False,
+        scopes: str | Sequence[str] = (),
     ) -> HandlerSpec:
-        """Register the async generator ``fn`` as a stream at ``path``: POST JSON in, chunks out."""
-        return self._add("stream", path, fn, summary, max_concurrency)
+        """Register the async generator ``fn`` as a stream at ``path``: POST JSON in, chunks out
+        (``public`` and ``scopes`` as for ``add_task``)."""
+        return self._add("stream", path, fn, summary, max_concurrency, public, scopes)
 
     def task(
-        self, path: str, *, summary: str | None = None, max_concurrency: int | None = None
+        self,
+        path: str,
+        *,
+        summary: str | None = None,
+        max_concurrency: int | None = None,
+        public: bool = False,
+        scopes: str | Sequence[str] = (),
     ) -> Callable[[F], F]:
         """Decorator form of ``add_task``; returns the function unchanged."""
 
         def register(fn: F) -> F:
-            self.add_task(path, fn, summary=summary, max_concurrency=max_concurrency)
+            self.add_task(
+                path,
+                fn,
+                summary=summary,
+                max_concurrency=max_concurrency,
+                public=public,
+                scopes=scopes,
+            )
             return fn
 
         return register
 
     def stream(
-        self, path: str, *, summary: str | None = None, max_concurrency: int | None = None
+        self,
+        path: str,
+        *,
+        summary: str | None = None,
+        max_concurrency: int | None = None,
+        public: bool = False,
+        scopes: str | Sequence[str] = (),
     ) -> Callable[[F], F]:
         """Decorator form of ``add_stream``; returns the function unchanged."""
 
         def register(fn: F) -> F:
-            self.add_stream(path, fn, summary=summary, max_concurrency=max_concurrency)
+            self.add_stream(
+                path,
+                fn,
+                summary=summary,
+                max_concurrency=max_concurrency,
+                public=public,
+                scopes=scopes,
+            )
             return fn
 
         return register
@@ -445,25 +499,40 @@ class App:
                 await result
 
     def add_workflow(
-        self, path: str, fn: Callable[..., Any], *, summary: str | None = None
+        self,
+        path: str,
+        fn: Callable[..., Any],
+        *,
+        summary: str | None = None,
+        public: bool = False,
+        scopes: str | Sequence[str] = (),
     ) -> HandlerSpec:
         """Register the async function ``fn`` as a durable workflow at ``path``.
 
         ``POST path`` starts a run (202 and a run id); the run's steps are committed to the
-        store and it continues by replay across invocations (see docs/durable.md).
+        store and it continues by replay across invocations (see docs/durable.md). With
+        authentication, the run records its caller (``public`` and ``scopes`` as for
+        ``add_task``; a public workflow's runs have no owner and only admins see them).
         """
-        spec = self._add("workflow", path, fn, summary)
+        spec = self._add("workflow", path, fn, summary, None, public, scopes)
         if self._engine is not None:
             from relaykit.durable.wiring import engine_function
 
             self._engine.register(path, engine_function(spec))
         return spec
 
-    def workflow(self, path: str, *, summary: str | None = None) -> Callable[[F], F]:
+    def workflow(
+        self,
+        path: str,
+        *,
+        summary: str | None = None,
+        public: bool = False,
+        scopes: str | Sequence[str] = (),
+    ) -> Callable[[F], F]:
         """Decorator form of ``add_workflow``; returns the function unchanged."""
 
         def register(fn: F) -> F:
-            self.add_workflow(path, fn, summary=summary)
+            self.add_workflow(path, fn, summary=summary, public=public, scopes=scopes)
             return fn
 
         return register

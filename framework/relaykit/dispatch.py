@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from relaykit.context import Context
-from relaykit.errors import BadRequest, ValidationFailed
+from relaykit.errors import BadRequest, LimitExceeded, ValidationFailed
 from relaykit.handlers import HandlerSpec
 from relaykit.measure import json_size
 
@@ -178,8 +178,10 @@ async def iter_chunks(spec: HandlerSpec, body: Any, ctx: Context) -> AsyncIterat
     if semaphore is not None:
         await semaphore.acquire()
     generator = open_stream(spec, body, ctx)
+    limit = getattr(ctx.settings, "max_stream_seconds", None)
+    values = generator if limit is None else _time_limited(generator, limit)
     try:
-        async for value in generator:
+        async for value in values:
             chunk = encode_chunk(spec, value)
             size += len(chunk.data)
             yield chunk
@@ -196,6 +198,30 @@ async def iter_chunks(spec: HandlerSpec, body: Any, ctx: Context) -> AsyncIterat
                 semaphore.release()
             if probe is not None:
                 probe.finish(size, error=failed)
+
+
+async def _time_limited(generator: AsyncIterator[Any], seconds: float) -> AsyncIterator[Any]:
+    """``generator``'s values until ``seconds`` have passed (the ``max_stream_seconds``
+    setting), then ``LimitExceeded``; the wait for each value is cut at that moment too, so a
+    handler that stalls is stopped as well."""
+    import asyncio  # only when a limit is set: not at import
+
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        timer = asyncio.timeout_at(deadline)
+        try:
+            async with timer:
+                value = await anext(generator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            if not timer.expired():
+                raise  # the handler's own timeout
+            raise LimitExceeded(
+                f"the stream ran for {seconds:g}s, the longest allowed (setting "
+                "max_stream_seconds), and was stopped"
+            ) from None
+        yield value
 
 
 async def run_stream(spec: HandlerSpec, payload: Any, ctx: Context) -> AsyncIterator[Chunk]:

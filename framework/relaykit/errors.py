@@ -8,13 +8,17 @@
     ├── AppLoadError                   ``MODULE:APP`` could not be imported or found
     ├── MissingExtraError              an optional dependency is not installed (names the pip extra)
     ├── UnknownEventError              a Lambda event of a kind no adapter recognises
+    ├── AuthUnavailable                credentials cannot be checked now (keys or JWKS unreadable)
     ├── StartupError                   a startup hook or the ASGI lifespan failed
     ├── ModelError                     a model provider failed (retryable or not)
     ├── RequestError                   the caller sent something wrong; carries an HTTP status
     │   ├── BadRequest          (400)  malformed JSON, bad base64, wrong content
     │   ├── NotFound            (404)  no handler at that path
     │   ├── ValidationFailed    (422)  the body does not match the handler's input type
-    │   └── PayloadTooLarge     (413)  a body or a response above a configured limit
+    │   ├── Unauthenticated     (401)  no credentials, or credentials that do not verify
+    │   ├── Forbidden           (403)  a verified caller without a scope the route requires
+    │   ├── PayloadTooLarge     (413)  a body or a response above a configured limit
+    │   └── LimitExceeded       (429)  a configured limit: stream time, unfinished runs per caller
     └── DurableError                   the durable-workflow engine or one of its stores
         ├── NonDeterminismError        replayed code asked for a different step than recorded
         ├── LeaseLost                  another executor took the run over; this one must stop
@@ -152,6 +156,44 @@ class ValidationFailed(RequestError):
 
     status = 422
     type = "validation_error"
+
+
+class LimitExceeded(RequestError):
+    """A configured limit was reached (streaming time, unfinished runs per caller): the message
+    names the limit and the setting that raises it."""
+
+    status = 429
+    type = "limit_exceeded"
+
+
+class Unauthenticated(RequestError):
+    """No credentials, or credentials that do not verify: 401 with ``WWW-Authenticate``.
+
+    ``code`` is the RFC 6750 error code (``invalid_token``, ``invalid_request``) when there is one.
+    """
+
+    status = 401
+    type = "unauthenticated"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class Forbidden(RequestError):
+    """A verified caller without a scope the route requires: 403."""
+
+    status = 403
+    type = "forbidden"
+
+    def __init__(self, message: str, *, scopes: tuple[str, ...] = ()) -> None:
+        self.scopes = scopes
+        super().__init__(message)
+
+
+class AuthUnavailable(RelaykitError):
+    """Credentials cannot be checked now: the keys or the JWKS could not be read (503). The
+    message is for the log; callers get a generic answer."""
 
 
 class PayloadTooLarge(RequestError):

@@ -9,6 +9,12 @@ as ``relaykit routes`` prints it) overrides it for one handler. See docs/deploy.
 ``resolve`` then checks each handler's placement against what the handler is (a stream on a
 buffering front, a task longer than Lambda's 15 minutes...). Every error is a ``ConfigError``
 whose key names the handler and the setting, and whose message says why.
+
+``auth`` says who may call an HTTP handler. ``AWS_IAM`` (Lambda only) is enforced by AWS (the
+Function URL's AuthType, the HTTP API route's authorization); ``jwt`` on ``lambda`` is an HTTP API
+JWT authorizer; ``api-key`` anywhere, and ``jwt`` on ``lambda-stream`` or ``container``, are
+enforced by the app (the Function URL's AuthType is then NONE) from the settings the deploy
+config passes it (see ``relaykit.deploy.auth`` and docs/security.md). ``NONE``: no one checks.
 """
 
 from __future__ import annotations
@@ -29,9 +35,9 @@ HTTP_API_MAX_TIMEOUT = 30
 """API Gateway HTTP APIs end an integration after 30 s whatever the function's timeout."""
 LAMBDA_MEMORY = (128, 10240)
 AUTH = {
-    "lambda": ("AWS_IAM", "NONE", "jwt"),  # HTTP API route authorization
-    "lambda-stream": ("AWS_IAM", "NONE"),  # Function URL AuthType
-    "container": ("NONE", "api-key", "jwt"),
+    "lambda": ("AWS_IAM", "NONE", "jwt", "api-key"),  # jwt: an HTTP API JWT authorizer
+    "lambda-stream": ("AWS_IAM", "NONE", "api-key", "jwt"),  # Function URL AuthType or the app
+    "container": ("NONE", "api-key", "jwt"),  # the app
 }
 FARGATE_CPU = {256: (512, 2048), 512: (1024, 4096), 1024: (2048, 8192), 2048: (4096, 16384)}
 """Fargate CPU units and the memory range (MiB, in 1024 steps above 1024) each one allows."""
@@ -46,6 +52,9 @@ KEYS = (
     "max_step",
     "jwt_issuer",
     "jwt_audience",
+    "jwt_jwks_url",
+    "api_keys_secret",
+    "api_keys_parameter",
 )
 DEFAULT_ONLY = ("architecture",)
 ARCHITECTURES = ("x86_64", "arm64")
@@ -81,6 +90,27 @@ class Placement:
     max_step: int | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    jwt_jwks_url: str | None = None
+    api_keys_secret: str | None = None
+    """With ``auth = "api-key"``: the Secrets Manager secret (name or full ARN) of the keys."""
+    api_keys_parameter: str | None = None
+    """With ``auth = "api-key"``: the SSM parameter (name or ARN) of the keys."""
+
+    @property
+    def url_auth(self) -> str:
+        """The Function URL's AuthType: ``AWS_IAM``, else ``NONE`` (the app checks the rest)."""
+        return "AWS_IAM" if self.auth == "AWS_IAM" else "NONE"
+
+    def app_auth(self, target: str) -> str | None:
+        """The ``auth`` setting the app needs on ``target`` (``None``: nothing to check):
+        ``aws`` reads the identity an AWS front verified (IAM, the HTTP API JWT authorizer)."""
+        if self.auth == "api-key":
+            return "api-key"
+        if self.auth == "jwt":
+            return "aws" if target == "lambda" else "jwt"
+        if self.auth == "AWS_IAM":
+            return "aws"
+        return None
 
     @property
     def lambda_target(self) -> str | None:
@@ -284,6 +314,14 @@ def check(name: str, kind: str, given: Mapping[str, Any]) -> Placement:
             )
         if auth == "jwt" and not (values.get("jwt_issuer") and values.get("jwt_audience")):
             raise _bad(name, "auth", "jwt needs jwt_issuer and jwt_audience")
+        sources = [k for k in ("api_keys_secret", "api_keys_parameter") if values.get(k)]
+        if sources and auth != "api-key":
+            raise _bad(name, sources[0], "only applies with auth = api-key")
+        if len(sources) > 1:
+            raise _bad(name, sources[1], "give the keys' secret or their parameter, not both")
+        url = values.get("jwt_jwks_url")
+        if url is not None and not (url.startswith("https://") and auth == "jwt"):
+            raise _bad(name, "jwt_jwks_url", f"got {url!r}", "an https:// URL, with auth = jwt")
     max_step = values.get("max_step")
     if max_step is not None:
         if kind != "workflow":
@@ -309,4 +347,7 @@ def check(name: str, kind: str, given: Mapping[str, Any]) -> Placement:
         max_step=max_step,
         jwt_issuer=values.get("jwt_issuer"),
         jwt_audience=values.get("jwt_audience"),
+        jwt_jwks_url=values.get("jwt_jwks_url"),
+        api_keys_secret=values.get("api_keys_secret"),
+        api_keys_parameter=values.get("api_keys_parameter"),
     )

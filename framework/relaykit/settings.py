@@ -57,6 +57,45 @@ def _parse_store(value: Any) -> str:
     return text
 
 
+ENCRYPTION_FORMS = (
+    "off, local:KEY (32 bytes, base64), local:env:VAR, local:file:PATH (several, comma-"
+    "separated: the first encrypts, all decrypt), kms:KEY_ID_OR_ALIAS[,OLD_KEY...]"
+)
+
+
+def _parse_store_encryption(value: Any) -> str:
+    """Syntax only (keys are read when the store opens); never echoes what could be a key."""
+    import base64
+    import re
+
+    text = str(value).strip()
+    if text.lower() in ("", "off", "none"):
+        return "off"
+    scheme, _, rest = text.partition(":")
+    if scheme not in ("local", "kms"):
+        raise ValueError(
+            "unknown scheme (the value is not shown: it may hold a key)", ENCRYPTION_FORMS
+        )
+    parts = [part.strip() for part in rest.split(",")]
+    for number, part in enumerate(parts, 1):
+        source, _, name = part.partition(":")
+        if scheme == "kms":
+            problem = "" if re.fullmatch(r"[\w/:.-]{1,2048}", part) else "is not an id or ARN"
+        elif source == "env":
+            problem = "" if re.fullmatch(r"[A-Za-z_]\w*", name) else "names no variable"
+        elif source == "file":
+            problem = "" if name else "names no file"
+        else:
+            try:
+                key = base64.b64decode(part.replace("-", "+").replace("_", "/"), validate=True)
+            except ValueError:
+                key = b""
+            problem = "" if len(key) == 32 else "is not 32 bytes of base64"
+        if problem:
+            raise ValueError(f"{scheme} key {number} {problem}", ENCRYPTION_FORMS)
+    return f"{scheme}:{','.join(parts)}"
+
+
 def _parse_model(value: Any) -> str:
     text = str(value).strip()
     provider, _, model_id = text.partition(":")
@@ -120,6 +159,12 @@ def _parse_positive_float(value: Any) -> float:
     if number == 0:
         raise ValueError(f"got {value!r}", "a number of seconds above 0")
     return number
+
+
+def _parse_optional_positive_int(value: Any) -> int | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    return _parse_positive_int(value)
 
 
 def _parse_optional_seconds(value: Any) -> float | None:
@@ -216,6 +261,15 @@ def _parse_price_table(value: Any) -> dict[str, dict[str, float]]:
     return table
 
 
+def _parse_auth(kind: str) -> Callable[[Any], Any]:
+    def parse(value: Any) -> Any:
+        from relaykit.auth import config  # stdlib-only; loaded when a source sets an auth key
+
+        return getattr(config, kind)(value)
+
+    return parse
+
+
 def _parse_placement(value: Any) -> PlacementTable:
     from relaykit.placement import parse_table  # stdlib-only; loaded when a file sets it
 
@@ -260,6 +314,22 @@ FIELDS: tuple[Field, ...] = (
         6 * 1024 * 1024,
         "Largest request body accepted, in bytes; larger bodies get a 413. Default 6 MiB, "
         "Lambda's synchronous payload limit.",
+    ),
+    Field(
+        "max_stream_seconds",
+        _parse_optional_seconds,
+        None,
+        "Longest a stream handler (`@app.stream`) may run, in seconds; past it the stream "
+        "ends with an `error` event of type `limit_exceeded` naming this setting, and the "
+        "handler is closed. Default: no limit (Lambda bounds streams by the function timeout).",
+    ),
+    Field(
+        "max_active_runs_per_caller",
+        _parse_optional_positive_int,
+        None,
+        "With authentication: the most unfinished runs (pending, running, suspended) one "
+        "caller may have; starting another answers 429 naming this setting. Admins are not "
+        "limited. Default: no limit.",
     ),
     Field(
         "log_level",
@@ -393,11 +463,32 @@ FIELDS: tuple[Field, ...] = (
         "runs at start-up). On Lambda a scheduled event does the sweep.",
     ),
     Field(
+        "store_encryption",
+        _parse_store_encryption,
+        "off",
+        "Durable workflows: encrypt run inputs, results, errors, step values and names, event "
+        "payloads and model text at rest (AES-256-GCM, per-process data keys): `off`; "
+        "`local:env:VAR` (a 32-byte base64 key in that variable; give it a name with `KEY` in "
+        "it so logs redact it), `local:file:PATH`, or `local:BASE64` (tests only); "
+        "`kms:KEY_ID` (a key id, `alias/NAME` or ARN; one `GenerateDataKey` per process). "
+        "Several comma-separated keys rotate: the first encrypts, all decrypt. Needs "
+        "`relaykit[encryption]`; see docs/encryption.md.",
+    ),
+    Field(
+        "store_encryption_plaintext",
+        _parse_choice(("read", "reject")),
+        "read",
+        "Durable workflows with `store_encryption`: `read` returns values stored before "
+        "encryption was turned on as they are (migration); `reject` refuses any unencrypted "
+        "value with a `StoreError`, so nobody who can write the store can plant one.",
+    ),
+    Field(
         "metrics",
         _parse_bool,
         True,
-        "Lambda: emit CloudWatch metrics in Embedded Metric Format through Powertools Metrics "
-        "(`invocations`, `errors`, `latency` per handler), one EMF line per invocation.",
+        "Lambda: emit CloudWatch metrics in Embedded Metric Format (`invocations`, `errors`, "
+        "`latency` per handler, `cold_starts`), one EMF line per invocation, the document "
+        "Powertools Metrics writes, without its import cost.",
     ),
     Field(
         "metrics_namespace",
@@ -421,6 +512,16 @@ FIELDS: tuple[Field, ...] = (
         "`relaykit serve --worker` or a separate `relaykit worker`) in each server process: it "
         "polls the SQS queues of `@app.on_sqs` handlers and runs `@app.on_schedule` handlers, "
         "started and stopped with the server (see docs/event-sources.md).",
+    ),
+    Field(
+        "idempotency_in_progress_seconds",
+        _parse_positive_seconds,
+        60.0,
+        "Event sources with `idempotent=True`: how long the IN_PROGRESS marker a delivery writes "
+        "before running the handler holds off a concurrent duplicate. The running delivery "
+        "renews it every half of this; on Lambda it never outlives the invocation's deadline. "
+        "A delivery that died leaves a marker that expires within this time, after which a "
+        "redelivery takes the record over.",
     ),
     Field(
         "model_max_tokens",
@@ -477,6 +578,110 @@ FIELDS: tuple[Field, ...] = (
         "3.75}}` in USD per million tokens (a TOML table, or JSON in the environment variable).",
     ),
     Field(
+        "auth",
+        _parse_auth("methods"),
+        (),
+        "Authentication of every HTTP route: `none` (default), or one or more of `api-key`, "
+        "`jwt`, `aws` (comma-separated; the first whose credentials a request carries decides). "
+        "`aws` trusts the caller an AWS front verified (Function URL or API Gateway `AWS_IAM`, "
+        "an HTTP API JWT authorizer). `App(auth=...)` replaces it. See docs/security.md.",
+    ),
+    Field(
+        "auth_api_keys",
+        _parse_auth("api_keys"),
+        None,
+        'API keys given directly, by name: JSON `{"NAME": "KEY"}` (a value may be '
+        '`{"key": KEY, "scopes": [...]}`) or text `NAME:KEY,NAME2:KEY2`; keys of 16 characters '
+        "or more. Prefer `auth_api_keys_secret` or `auth_api_keys_parameter` in production.",
+    ),
+    Field(
+        "auth_api_keys_secret",
+        _parse_aws_name("a Secrets Manager secret", "+=@"),
+        None,
+        "API keys read from this AWS Secrets Manager secret (name or ARN; the value as for "
+        "`auth_api_keys`) through Powertools parameters, cached for `auth_cache_seconds`.",
+    ),
+    Field(
+        "auth_api_keys_parameter",
+        _parse_aws_name("an SSM parameter", ""),
+        None,
+        "API keys read from this SSM Parameter Store parameter (a SecureString is decrypted; "
+        "the value as for `auth_api_keys`), cached for `auth_cache_seconds`.",
+    ),
+    Field(
+        "auth_api_key_header",
+        _parse_auth("header"),
+        "x-api-key",
+        "The request header that carries an API key.",
+    ),
+    Field(
+        "auth_jwt_issuer",
+        _parse_optional_text,
+        None,
+        "JWT: the required `iss`. Without `auth_jwt_jwks_url`, `auth_jwt_jwks` or "
+        "`auth_jwt_secret`, the keys come from the issuer's OpenID discovery document.",
+    ),
+    Field(
+        "auth_jwt_audience",
+        _parse_auth("words"),
+        None,
+        "JWT: the accepted `aud` values (comma-separated); a token must name one of them.",
+    ),
+    Field(
+        "auth_jwt_jwks_url",
+        _parse_auth("url"),
+        None,
+        "JWT: the JWKS URL (https; http only to a loopback host), cached for "
+        "`auth_cache_seconds` and read again when a token names an unknown `kid`.",
+    ),
+    Field(
+        "auth_jwt_jwks",
+        _parse_auth("jwks"),
+        None,
+        'JWT: a static JWKS (`{"keys": [...]}` as JSON or a TOML table) instead of a URL.',
+    ),
+    Field(
+        "auth_jwt_secret",
+        _parse_auth("secret"),
+        None,
+        "JWT: a shared secret of 32 bytes or more for HS256 tokens instead of public keys.",
+    ),
+    Field(
+        "auth_jwt_algorithms",
+        _parse_auth("words"),
+        None,
+        "JWT: the accepted `alg` values. Default: `RS256,ES256`, or `HS256` with "
+        "`auth_jwt_secret`.",
+    ),
+    Field(
+        "auth_cache_seconds",
+        _parse_positive_float,
+        300.0,
+        "Seconds API keys read from AWS and a fetched JWKS are kept before being read again.",
+    ),
+    Field(
+        "auth_admin_scope",
+        _parse_auth("scope"),
+        "relaykit:admin",
+        "The scope that lets a caller list, read, stream, cancel and signal every run, not "
+        "only the runs it started.",
+    ),
+    Field(
+        "auth_admins",
+        _parse_auth("words"),
+        None,
+        "Callers granted the admin scope, as `METHOD:SUBJECT` (`api-key:ops`, "
+        "`aws:arn:aws:sts::123456789012:assumed-role/ops`; a trailing `*` matches any rest).",
+    ),
+    Field(
+        "auth_public_paths",
+        _parse_auth("paths"),
+        ("/healthz",),
+        "Paths open without credentials when authentication is on: handler paths, "
+        "`/healthz`, `/docs`, `/redoc`, `/openapi.json` (comma-separated). The runs API is "
+        "never public; a handler can also be opened in code with `public=True`.",
+    ),
+    Field(
         "placement",
         _parse_placement,
         None,
@@ -506,8 +711,12 @@ class Settings:
 
     target: str = "auto"
     store: str = "sqlite:///.relaykit/relaykit.db"
+    store_encryption: str = field(default="off", repr=False)
+    store_encryption_plaintext: str = "read"
     model: str = "local"
     max_body_bytes: int = 6 * 1024 * 1024
+    max_stream_seconds: float | None = None
+    max_active_runs_per_caller: int | None = None
     log_level: str = "INFO"
     log_format: str = "json"
     local_model_delay: float = 0.05
@@ -519,6 +728,7 @@ class Settings:
     metrics_namespace: str = "relaykit"
     tracing: bool = False
     worker_in_serve: bool = False
+    idempotency_in_progress_seconds: float = 60.0
     lambda_response_mode: str = "auto"
     workflow_margin: float = 2.0
     workflow_inline_wait_max: float = 5.0
@@ -535,6 +745,21 @@ class Settings:
     anthropic_api_key_secret: str | None = None
     anthropic_api_key_parameter: str | None = None
     bedrock_region: str | None = None
+    auth: tuple[str, ...] = ()
+    auth_api_keys: str | None = field(default=None, repr=False)
+    auth_api_keys_secret: str | None = None
+    auth_api_keys_parameter: str | None = None
+    auth_api_key_header: str = "x-api-key"
+    auth_jwt_issuer: str | None = None
+    auth_jwt_audience: tuple[str, ...] | None = None
+    auth_jwt_jwks_url: str | None = None
+    auth_jwt_jwks: str | None = None
+    auth_jwt_secret: str | None = field(default=None, repr=False)
+    auth_jwt_algorithms: tuple[str, ...] | None = None
+    auth_cache_seconds: float = 300.0
+    auth_admin_scope: str = "relaykit:admin"
+    auth_admins: tuple[str, ...] | None = None
+    auth_public_paths: tuple[str, ...] = ("/healthz",)
     price_table: Mapping[str, Mapping[str, float]] | None = None
     placement: PlacementTable | None = None
     measure: str = "auto"

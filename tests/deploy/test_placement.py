@@ -70,8 +70,14 @@ def test_step_longer_than_an_invocation_is_rejected(tmp_path: Path) -> None:
     [
         ({"/ask": {"memory": 64}}, 'placement."/ask".memory', "outside Lambda's 128-10240"),
         ({"/ask": {"memory": 20000}}, 'placement."/ask".memory', "outside Lambda's"),
-        ({"/chat": {"auth": "jwt"}}, 'placement."/chat".auth', "does not apply"),
-        ({"/chat": {"auth": "api-key"}}, 'placement."/chat".auth', "does not apply"),
+        ({"/chat": {"auth": "jwt"}}, 'placement."/chat".auth', "jwt_issuer"),
+        ({"/ask": {"target": "container", "auth": "AWS_IAM"}}, 'placement."/ask".auth', "does not"),
+        (
+            {"/ask": {"target": ["lambda", "container"], "auth": "AWS_IAM"}},
+            'placement."/ask".auth',
+            "does not apply to lambda+container",
+        ),
+        ({"/ask": {"jwt_jwks_url": "http://x/k"}}, 'placement."/ask".jwt_jwks_url', "https"),
         ({"/ask": {"timeout": 60}}, 'placement."/ask".timeout', "30 s"),
         ({"/ask": {"target": "edge"}}, 'placement."/ask".target', "unknown target"),
         ({"/ask": {"target": ["lambda", "lambda-stream"]}}, 'placement."/ask".target', "two"),

@@ -160,12 +160,3 @@ def test_cli_writes_the_config(fmt: str, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (out if fmt == "sam" else out / "main.tf").is_file()
-
-
-def test_container_auth_that_the_alb_cannot_enforce_is_refused(tmp_path: Path) -> None:
-    """deploy-config fails closed on a container placement with api-key auth."""
-    from relaykit import ConfigError
-
-    app = make_app({"/ask": {"target": "container", "auth": "api-key"}}, tmp_path)
-    with pytest.raises(ConfigError, match=r'placement\."/ask"\.auth.*not enforced'):
-        build_plan(app, "shop:app")

@@ -174,6 +174,7 @@ def container_resources(
         return {}
     queues = [sub(source_arn("sqs", s.queue)) for s in plan.workers if s.queue]
     statements = list(durable)
+    statements += [{**s, "Resource": sub(s["Resource"])} for s in plan.container_statements]
     if queues:
         statements.append({"Effect": "Allow", "Action": list(SQS_ACTIONS), "Resource": queues})
     execution = (
@@ -192,7 +193,12 @@ def container_resources(
             },
         },
     }
-    app_env = {"APP_REF": plan.image_ref, "RELAYKIT_TARGET": "container", **env}
+    app_env = {
+        "APP_REF": plan.image_ref,
+        "RELAYKIT_TARGET": "container",
+        **env,
+        **plan.container_env,
+    }
     if plan.containers:
         desired = max((p.concurrency or 1) for p in plan.containers)
         resources["AppTask"] = _task(plan, "app", {**app_env, "PORT": str(PORT)}, None)

@@ -69,12 +69,16 @@ class PackageReport:
 
 def needed_extras(app: App) -> list[str]:
     """The pip extras the handlers placed on Lambda need."""
-    if not any(p.lambda_target for p in resolve(app)):
+    placements = [p for p in resolve(app) if p.lambda_target]
+    if not placements:
         raise ConfigError("placement", "no handler is placed on Lambda: nothing to package")
     extras = ["lambda"]
     provider = app.settings.model.partition(":")[0]
     if provider in ("anthropic", "bedrock"):
         extras.append(provider)
+    verifies_jwt = any(p.app_auth(p.lambda_target or "") == "jwt" for p in placements)
+    if verifies_jwt or "jwt" in app.settings.auth:
+        extras.append("auth")  # PyJWT and cryptography (platform wheels)
     return extras
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relaykit.app import App
-from relaykit.errors import ConfigError
+from relaykit.deploy.auth import container_auth, function_auth
 from relaykit.placement import FARGATE_CPU, Placement, resolve
 from relaykit.sources import SourceSpec, resource_name
 
@@ -57,6 +57,8 @@ class Function:
     """Reads and writes the durable table and bucket (workflows, idempotent SQS handlers)."""
     source: SourceSpec | None = None
     environment: dict[str, str] = field(default_factory=dict)
+    auth_statements: list[dict[str, Any]] = field(default_factory=list)
+    """IAM statements its authentication needs (reading the API keys), ``${Partition}`` style."""
 
     @property
     def snake(self) -> str:
@@ -79,6 +81,9 @@ class Plan:
     durable: bool
     sweep: Function | None
     runs_api: Function | None
+    container_env: dict[str, str] = field(default_factory=dict)
+    """The container service's authentication settings (``RELAYKIT_AUTH*``)."""
+    container_statements: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def image(self) -> str | None:
@@ -136,6 +141,8 @@ def build_plan(
             env["RELAYKIT_WORKFLOW_INVOCATION_BUDGET"] = str(placement.function_timeout)
         if streaming and not code.startswith("image:"):  # the managed runtime cannot stream
             env["AWS_LAMBDA_EXEC_WRAPPER"] = WRAPPER_PATH
+        auth = function_auth(placement, placement.lambda_target, app.settings)
+        env.update(auth.env)
         functions.append(
             Function(
                 key=function_key(placement.name),
@@ -146,17 +153,11 @@ def build_plan(
                 durable=durable,
                 source=source,
                 environment=env,
+                auth_statements=auth.statements,
             )
         )
     containers = [p for p in placements if p.on_container and p.is_http]
-    for p in containers:
-        if p.auth != "NONE":  # fail closed: never deploy an open endpoint that says otherwise
-            raise ConfigError(
-                f'placement."{p.name}".auth',
-                f"{p.auth!r} on a container is not enforced by the generated ALB yet",
-                "enforce it in the app or a proxy in front and set auth = 'NONE', or place the "
-                "handler on Lambda (IAM or JWT on the HTTP API)",
-            )
+    container = container_auth(containers, app.settings)
     workers = [sources[p.name] for p in placements if p.on_container and not p.is_http]
     durable = (
         any(f.durable for f in functions)
@@ -178,6 +179,8 @@ def build_plan(
         durable=durable,
         sweep=flows[0] if flows else None,
         runs_api=next((f for f in flows if f.placement.lambda_target == "lambda"), None),
+        container_env=container.env,
+        container_statements=container.statements,
     )
 
 
@@ -188,7 +191,13 @@ def cors_config(placement: Placement) -> dict[str, Any] | None:
     return {
         "AllowOrigins": list(placement.cors),
         "AllowMethods": ["GET", "POST"],
-        "AllowHeaders": ["authorization", "content-type", "last-event-id", "x-request-id"],
+        "AllowHeaders": [
+            "authorization",
+            "content-type",
+            "last-event-id",
+            "x-api-key",
+            "x-request-id",
+        ],
         "ExposeHeaders": ["x-request-id"],
         "MaxAge": 600,
     }

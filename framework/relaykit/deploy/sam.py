@@ -65,6 +65,7 @@ def _statements(fn: Function, plan: Plan) -> list[dict[str, Any]]:
     if source is not None and source.source == "dynamodb":
         stream = {"Ref": f"{fn.key}StreamArn"}
         statements.append({"Effect": "Allow", "Action": list(STREAM_ACTIONS), "Resource": stream})
+    statements += [{**s, "Resource": sub(s["Resource"])} for s in fn.auth_statements]
     return statements
 
 
@@ -137,7 +138,7 @@ def _function(fn: Function, plan: Plan) -> dict[str, Any]:
     if statements:
         props["Policies"] = [{"Version": "2012-10-17", "Statement": statements}]
     if fn.streaming:
-        url: dict[str, Any] = {"AuthType": p.auth, "InvokeMode": "RESPONSE_STREAM"}
+        url: dict[str, Any] = {"AuthType": p.url_auth, "InvokeMode": "RESPONSE_STREAM"}
         cors = cors_config(p)
         if cors:
             url["Cors"] = cors

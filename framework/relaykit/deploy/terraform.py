@@ -77,6 +77,7 @@ def _statements(fn: Function) -> list[dict[str, Any]]:
     if source is not None and source.source == "dynamodb":
         stream = f"${{var.{fn.snake}_stream_arn}}"
         statements.append({"Effect": "Allow", "Action": list(STREAM_ACTIONS), "Resource": stream})
+    statements += [{**s, "Resource": arn(s["Resource"])} for s in fn.auth_statements]
     return statements
 
 
@@ -190,14 +191,14 @@ def _function(fn: Function, plan: Plan) -> list[Block]:
     if fn.streaming:
         url: dict[str, Any] = {
             "function_name": Expr(f"aws_lambda_function.{name}.function_name"),
-            "authorization_type": p.auth,
+            "authorization_type": p.url_auth,
             "invoke_mode": "RESPONSE_STREAM",
         }
         cors = cors_config(p)
         if cors:
             url["cors"] = Block("cors", (), {_snake(k): v for k, v in cors.items()})
         blocks.append(Block("resource", ("aws_lambda_function_url", name), url))
-        if p.auth == "NONE":  # public URLs need both permissions since October 2025
+        if p.url_auth == "NONE":  # public URLs need both permissions since October 2025
             for action in ("InvokeFunctionUrl", "InvokeFunction"):
                 permission: dict[str, Any] = {
                     "action": f"lambda:{action}",

@@ -160,6 +160,7 @@ def blocks(plan: Plan, env: dict[str, str], durable: list[dict[str, Any]]) -> li
     if not plan.containers and not plan.workers:
         return []
     statements = list(durable)
+    statements += [{**s, "Resource": arn(s["Resource"])} for s in plan.container_statements]
     queues = [arn(source_arn("sqs", s.queue)) for s in plan.workers if s.queue]
     if queues:
         statements.append({"Effect": "Allow", "Action": list(SQS_ACTIONS), "Resource": queues})
@@ -209,7 +210,12 @@ def blocks(plan: Plan, env: dict[str, str], durable: list[dict[str, Any]]) -> li
                 {"role": Expr("aws_iam_role.container_task.id"), "policy": policy},
             )
         )
-    app_env = {"APP_REF": plan.image_ref, "RELAYKIT_TARGET": "container", **env}
+    app_env = {
+        "APP_REF": plan.image_ref,
+        "RELAYKIT_TARGET": "container",
+        **env,
+        **plan.container_env,
+    }
     if plan.containers:
         desired = max((p.concurrency or 1) for p in plan.containers)
         result.append(_task(plan, "app", {**app_env, "PORT": str(PORT)}, None))

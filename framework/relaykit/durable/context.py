@@ -85,6 +85,12 @@ class WorkflowContext(Context):
         """True while the next position already has a committed record."""
         return self._prefix + str(self._counter) in self._x.records
 
+    @property
+    def owner(self) -> str | None:
+        """Who started this run (``method:subject``, such as ``api-key:alice``), when the app
+        has authentication; ``None`` otherwise."""
+        return self._x.owner
+
     def remaining_seconds(self) -> float:
         return self._x.planner.remaining()
 

@@ -165,6 +165,7 @@ class DynamoDBStore:
             cancel_requested=bool(item.get("cancel_requested", {}).get("BOOL", False)),
             event_seq=int(_num(item, "event_seq", 0)),
             progress_seq=int(_num(item, "progress_seq", 0)),
+            owner=_str(item, "owner"),
         )
 
     def _step(self, item: dict[str, Any]) -> StepRecord:
@@ -199,17 +200,27 @@ class DynamoDBStore:
                     "at": _n(now),
                     "expires_at": _n(int(now + self.step_ttl_seconds)),
                 },
+                # A progress id is written once: an executor whose earlier write was applied
+                # although it reported a failure must not overwrite that write's entry.
+                "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
 
     # Calls --------------------------------------------------------------------------------
 
     def _call(self, method: str, write: bool, **kwargs: Any) -> Any:
+        """Call the client. A failed read raises ``StoreError``; a failed write raises the
+        client's error (callers tell a condition that failed from a write that failed)."""
         if write:
             self.stats.writes += 1
         else:
             self.stats.reads += 1
-        return getattr(self.client, method)(**kwargs)
+        if write:
+            return getattr(self.client, method)(**kwargs)
+        try:
+            return getattr(self.client, method)(**kwargs)
+        except Exception as exc:
+            raise StoreError(f"DynamoDB table {self.table}: {method} failed: {exc}") from exc
 
     def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -277,6 +288,7 @@ class DynamoDBStore:
         *,
         now: float,
         idempotency_key: str | None = None,
+        owner: str | None = None,
     ) -> tuple[RunRecord, bool]:
         item: dict[str, Any] = {
             "pk": _s(run_id),
@@ -296,6 +308,8 @@ class DynamoDBStore:
             "progress_seq": _n(1),
             "evc": {"M": {}},
         }
+        if owner is not None:
+            item["owner"] = _s(owner)
         self._put_text(item, "input", input, run_id)
         items: list[dict[str, Any]] = [
             {
@@ -376,9 +390,14 @@ class DynamoDBStore:
                 },
             )
         except Exception as exc:
-            if _is_conditional_failure(exc):
-                return Acquired(run, steps, reason="busy")
-            raise StoreError(f"DynamoDB table {self.table}: acquire failed: {exc}") from exc
+            if not _is_conditional_failure(exc):
+                raise StoreError(f"DynamoDB table {self.table}: acquire failed: {exc}") from exc
+            # A retry of an update that was applied although its answer was lost fails the
+            # condition too: then the run is ours at the next version.
+            current = self._get_run(run_id)
+            mine = current is not None and current.version == run.version + 1
+            if not (mine and current is not None and current.lease_owner == owner):
+                return Acquired(current or run, steps, reason="busy")
         lease = Lease(run_id, owner, run.version + 1, run.progress_seq, run.event_seq)
         fresh = RunRecord(
             **{
@@ -470,12 +489,24 @@ class DynamoDBStore:
             run = self._fenced_failure(lease)
             if run.cancel_requested:
                 return "cancelled"
+            self._check_progress(lease, run)
             raise StoreError(
                 f"run {lease.run_id}: step {step.step_id} ({step.name!r}) is already "
                 "committed; a step result is never recorded twice"
             )
         lease.progress_seq = seq
         return "committed"
+
+    def _check_progress(self, lease: Lease, run: RunRecord) -> None:
+        """After a failed condition on a run that is still ours: ``StoreError`` when the
+        progress log moved past this executor (a write of its own was applied although it
+        reported a failure), so that it stops instead of writing over that entry."""
+        if run.progress_seq != lease.progress_seq:
+            raise StoreError(
+                f"run {lease.run_id}: the progress log is at {run.progress_seq}, this executor "
+                f"at {lease.progress_seq}: an earlier write was applied although it reported a "
+                "failure; this executor stops and the run resumes by replay"
+            )
 
     def finish(
         self,
@@ -518,7 +549,7 @@ class DynamoDBStore:
             ]
         )
         if not ok:
-            self._fenced_failure(lease)
+            self._check_progress(lease, self._fenced_failure(lease))
             raise StoreError(f"run {lease.run_id}: finish failed a condition")
         lease.progress_seq = seq
 
@@ -558,6 +589,7 @@ class DynamoDBStore:
             run = self._fenced_failure(lease)
             if run.cancel_requested:
                 return "cancelled"
+            self._check_progress(lease, run)
             lease.event_seq = run.event_seq
             return "event"
         lease.progress_seq = seq
@@ -591,7 +623,7 @@ class DynamoDBStore:
             ]
         )
         if not ok:
-            self._fenced_failure(lease)
+            self._check_progress(lease, self._fenced_failure(lease))
             raise StoreError(f"run {lease.run_id}: progress entry {seq} failed a condition")
         lease.progress_seq = seq
         return seq
@@ -642,33 +674,55 @@ class DynamoDBStore:
 
     def deliver_event(self, run_id: str, name: str, payload: str, *, now: float) -> int:
         key = {"pk": _s(run_id), "sk": _s("R")}
-        try:
-            response = self._call(
-                "update_item",
-                True,
-                TableName=self.table,
-                Key=key,
-                UpdateExpression="SET evc.#n = if_not_exists(evc.#n, :zero) + :one, "
-                "event_seq = event_seq + :one, updated_at = :now",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#n": name},
-                ExpressionAttributeValues={":zero": _n(0), ":one": _n(1), ":now": _n(now)},
-                ReturnValues="UPDATED_NEW",
+        for _ in range(10):
+            found = self._call(
+                "get_item", False, TableName=self.table, Key=key, ConsistentRead=True
+            ).get("Item")
+            if found is None:
+                raise RunNotFound(f"no run {run_id!r}")
+            counts = found.get("evc", {}).get("M", {})
+            index = int(counts[name]["N"]) if name in counts else 0
+            item: dict[str, Any] = {
+                "pk": _s(run_id),
+                "sk": _s(f"E#{name}#{index:010d}"),
+                "kind": _s("event"),
+                "at": _n(now),
+                "expires_at": _n(int(now + self.step_ttl_seconds)),
+            }
+            self._put_text(item, "payload", payload, run_id)
+            values = {":next": _n(index + 1), ":one": _n(1), ":now": _n(now)}
+            if name in counts:
+                values[":index"] = _n(index)
+            counted = "evc.#n = :index" if name in counts else "attribute_not_exists(evc.#n)"
+            # The count, the run's event_seq and the event item in one transaction, which its
+            # ClientRequestToken makes idempotent under the client's retries: a retried call
+            # never skips an index (an update counting ``+ 1`` would, after a lost answer).
+            delivered = self._transact(
+                [
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": key,
+                            "UpdateExpression": "SET evc.#n = :next, "
+                            "event_seq = event_seq + :one, updated_at = :now",
+                            "ConditionExpression": f"attribute_exists(pk) AND {counted}",
+                            "ExpressionAttributeNames": {"#n": name},
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": item,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
             )
-        except Exception as exc:
-            if _is_conditional_failure(exc):
-                raise RunNotFound(f"no run {run_id!r}") from None
-            raise StoreError(f"DynamoDB table {self.table}: event failed: {exc}") from exc
-        index = int(response["Attributes"]["evc"]["M"][name]["N"]) - 1
-        item: dict[str, Any] = {
-            "pk": _s(run_id),
-            "sk": _s(f"E#{name}#{index:010d}"),
-            "kind": _s("event"),
-            "at": _n(now),
-            "expires_at": _n(int(now + self.step_ttl_seconds)),
-        }
-        self._put_text(item, "payload", payload, run_id)
-        self._call("put_item", True, TableName=self.table, Item=item)
+            if delivered:
+                break
+        else:
+            raise StoreError(f"run {run_id}: event {name!r} kept racing with other deliveries")
         try:
             self._call(
                 "update_item",
@@ -720,8 +774,13 @@ class DynamoDBStore:
         status: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        owner: str | None = None,
     ) -> RunPage:
         filters, values, names = [], {":k": _s("run")}, {}
+        if owner is not None:
+            filters.append("#ow = :o")
+            values[":o"] = _s(owner)
+            names["#ow"] = "owner"
         if workflow is not None:
             filters.append("workflow = :w")
             values[":w"] = _s(workflow)

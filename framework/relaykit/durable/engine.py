@@ -339,6 +339,7 @@ class Engine:
                 durations=durations,
                 lease_seconds=self.lease_seconds,
                 max_steps=self.max_steps,
+                owner=run.owner,
             )
             outcome = await self._drive(spec, payload, base, execution, replayed)
             if outcome is not None:

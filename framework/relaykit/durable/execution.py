@@ -54,6 +54,7 @@ class Execution:
         durations: Durations,
         lease_seconds: float,
         max_steps: int | None = None,
+        owner: str | None = None,
     ) -> None:
         self.store = store
         self.lease = lease
@@ -63,6 +64,7 @@ class Execution:
         self.durations = durations
         self.lease_seconds = lease_seconds
         self.max_steps = max_steps
+        self.owner = owner
         self.rng = random.Random()
         self.visited: set[str] = set()
         self.fatal: DurableError | None = None

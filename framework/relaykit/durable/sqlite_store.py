@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS runs (
     lease_owner TEXT, lease_expires REAL NOT NULL DEFAULT 0, due_at REAL,
     interrupts INTEGER NOT NULL DEFAULT 0, cancel_requested INTEGER NOT NULL DEFAULT 0,
     event_seq INTEGER NOT NULL DEFAULT 0, progress_seq INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL, updated_at REAL NOT NULL
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, owner TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_due ON runs (due_at) WHERE due_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at DESC, run_id DESC);
@@ -64,7 +64,7 @@ CREATE TABLE IF NOT EXISTS progress (
 _RUN_COLUMNS = (
     "run_id, workflow, status, input, created_at, updated_at, version, result, error, "
     "idempotency_key, lease_owner, lease_expires, due_at, interrupts, cancel_requested, "
-    "event_seq, progress_seq"
+    "event_seq, progress_seq, owner"
 )
 _STEP_COLUMNS = (
     "step_id, name, status, value, error, attempts, started_at, duration, wake_at, commit_seq, "
@@ -107,6 +107,12 @@ class SQLiteStore:
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(steps)")}
             if "usage" not in columns:  # a database made before steps recorded model usage
                 self._db.execute("ALTER TABLE steps ADD COLUMN usage TEXT")
+            if "owner" not in {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}:
+                self._db.execute("ALTER TABLE runs ADD COLUMN owner TEXT")  # before run owners
+            self._db.execute(
+                "CREATE INDEX IF NOT EXISTS runs_owner ON runs (owner, created_at DESC, run_id "
+                "DESC) WHERE owner IS NOT NULL"
+            )
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
@@ -175,6 +181,7 @@ class SQLiteStore:
         *,
         now: float,
         idempotency_key: str | None = None,
+        owner: str | None = None,
     ) -> tuple[RunRecord, bool]:
         with self._write() as db:
             if idempotency_key is not None:
@@ -186,8 +193,9 @@ class SQLiteStore:
                     return _run(row), False
             db.execute(
                 "INSERT INTO runs (run_id, workflow, status, input, idempotency_key, due_at, "
-                "created_at, updated_at, progress_seq) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, 1)",
-                (run_id, workflow, input, idempotency_key, now, now, now),
+                "created_at, updated_at, progress_seq, owner) "
+                "VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, 1, ?)",
+                (run_id, workflow, input, idempotency_key, now, now, now, owner),
             )
             db.execute(
                 "INSERT INTO progress (run_id, id, kind, data, at) VALUES (?, 1, 'created', ?, ?)",
@@ -425,8 +433,12 @@ class SQLiteStore:
         status: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        owner: str | None = None,
     ) -> RunPage:
         where, args = ["1 = 1"], []
+        if owner is not None:
+            where.append("owner = ?")
+            args.append(owner)
         if workflow is not None:
             where.append("workflow = ?")
             args.append(workflow)

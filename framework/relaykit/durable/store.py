@@ -51,6 +51,9 @@ class RunRecord:
     cancel_requested: bool = False
     event_seq: int = 0
     progress_seq: int = 0
+    owner: str | None = None
+    """Who started the run (``Principal.owner``, such as ``api-key:alice``); ``None`` when it was
+    started without authentication. Not the executor holding the lease (``lease_owner``)."""
 
     @property
     def finished(self) -> bool:
@@ -150,10 +153,11 @@ class Store(Protocol):
         *,
         now: float,
         idempotency_key: str | None = None,
+        owner: str | None = None,
     ) -> tuple[RunRecord, bool]:
         """Create a pending run, or return the one already created with this idempotency key.
 
-        The boolean says whether a new run was created.
+        The boolean says whether a new run was created. ``owner`` is recorded on the run.
         """
         ...
 
@@ -236,8 +240,9 @@ class Store(Protocol):
         status: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        owner: str | None = None,
     ) -> RunPage:
-        """Runs, newest first, filtered by workflow and status."""
+        """Runs, newest first, filtered by workflow, status and (when given) owner."""
         ...
 
     def progress(self, run_id: str, *, after_id: int = 0, limit: int = 1000) -> list[Progress]:

@@ -5,6 +5,11 @@ One POST route per task (JSON in, JSON out) and per stream (JSON in, Server-Sent
 validates bodies itself, so the errors are the same on every target: 400 for a malformed body,
 413 above ``max_body_bytes``, 422 naming each invalid field, 500 with an error id for a handler
 failure (the traceback goes to the log under that id). A client disconnect cancels the handler.
+
+With authentication (``App(auth=...)`` or the ``auth*`` settings) every route asks the app's
+``Guard`` for the caller before anything else: 401 with ``WWW-Authenticate`` without valid
+credentials, 403 without a required scope, 503 when credentials cannot be checked now. The docs
+routes, ``/healthz`` and unknown paths are covered too, unless listed in ``auth_public_paths``.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from relaykit import logs
+from relaykit.auth.types import PRINCIPAL_KEY, Principal
 from relaykit.context import Context
 from relaykit.dispatch import iter_chunks, parse_json, run_task, validate_input
 from relaykit.errors import PayloadTooLarge, RequestError
 from relaykit.handlers import HandlerSpec
 from relaykit.invocation import from_lambda
-from relaykit.targets.openapi import SchemaRegistry, operation_extra
+from relaykit.targets.http_auth import Endpoint, add_docs, auth_log, not_found, protect
+from relaykit.targets.openapi import SchemaRegistry, operation_extra, security_extra
 from relaykit.targets.runs_api import RunsEndpoints, add_runs_routes
 from relaykit.targets.sse import SSEResponse
 
@@ -132,14 +139,22 @@ class Endpoints:
         self.limit = app.settings.max_body_bytes
 
     def context(self, spec: HandlerSpec, request: Request) -> Context:
+        principal: Principal | None = request.scope.get(PRINCIPAL_KEY)
+        meta = {"principal": principal} if principal is not None else None
         lambda_context = request.scope.get("aws.context")
         if lambda_context is not None:
             # Served by the Lambda target (Mangum puts the Lambda context in the scope): the
             # request id, deadline, function ARN and X-Ray trace id come from Lambda.
-            return self.app.new_context(spec, **from_lambda(lambda_context).context_fields())
+            fields = from_lambda(lambda_context).context_fields()
+            if meta is not None:
+                fields["meta"] = {**fields.get("meta", {}), **meta}
+            return self.app.new_context(spec, **fields)
         given = request.headers.get("x-request-id", "")
         return self.app.new_context(
-            spec, request_id=given if _REQUEST_ID.match(given) else None, target="container"
+            spec,
+            request_id=given if _REQUEST_ID.match(given) else None,
+            target="container",
+            meta=meta,
         )
 
     async def payload(self, spec: HandlerSpec, request: Request) -> Any:
@@ -190,14 +205,31 @@ def add_routes(router: APIRouter, app: App, registry: SchemaRegistry, prefix: st
     """Add ``app``'s routes to ``router``: one POST per handler, and the runs API when the app
     has workflows (``prefix`` is where the router is mounted, for the run URLs it returns)."""
     endpoints = Endpoints(app)
-    runs = RunsEndpoints(app, lambda request: read_body(request, endpoints.limit), prefix)
+    guard = app.auth
+    runs = RunsEndpoints(app, lambda request: read_body(request, endpoints.limit), prefix, guard)
+    if guard is not None:
+        guard.check_paths(spec.path for spec in app.handlers)
+        registry.security_schemes.update(guard.security_schemes())
     for spec in app.handlers:
         if spec.kind == "workflow":
-            endpoint: Callable[[Request], Awaitable[Any]] = runs.start(spec)
+            endpoint: Endpoint = runs.start(spec)
         elif spec.kind == "task":
             endpoint = endpoints.task(spec)
         else:
             endpoint = endpoints.stream(spec)
+        access = app.access(spec.path)
+        security: list[dict[str, list[str]]] | None = None
+        if guard is not None and not (access.public or guard.is_public(spec.path)):
+            endpoint = protect(endpoint, guard, access.scopes)
+            security = guard.security(access.scopes)
+        elif guard is not None:
+            security = []
+        elif access.scopes:
+            auth_log.warning(
+                "handler %s requires scopes %s but the app has no authentication: it is open",
+                spec.path,
+                ", ".join(access.scopes),
+            )
         router.add_api_route(
             spec.path,
             endpoint,
@@ -206,12 +238,17 @@ def add_routes(router: APIRouter, app: App, registry: SchemaRegistry, prefix: st
             summary=spec.summary or None,
             description=(spec.fn.__doc__ or None),
             tags=[spec.kind + "s"],
-            openapi_extra=operation_extra(spec, registry),
+            openapi_extra=operation_extra(spec, registry, security),
             response_class=Response,
             status_code=202 if spec.kind == "workflow" else 200,
         )
     if any(spec.kind == "workflow" for spec in app.handlers):
-        add_runs_routes(router, runs)
+        add_runs_routes(
+            router,
+            runs,
+            wrap=lambda endpoint: protect(endpoint, guard),
+            openapi_extra=security_extra(guard.security()) if guard is not None else None,
+        )
 
 
 def build_router(app: App, prefix: str = "") -> APIRouter:
@@ -262,9 +299,10 @@ def _install_openapi(api: FastAPI, registry: SchemaRegistry) -> None:
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
             schema = generate()
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(
-                registry.components
-            )
+            components = schema.setdefault("components", {})
+            components.setdefault("schemas", {}).update(registry.components)
+            if registry.security_schemes:
+                components.setdefault("securitySchemes", {}).update(registry.security_schemes)
         return api.openapi_schema or {}
 
     api.openapi = openapi  # type: ignore[method-assign]
@@ -309,11 +347,16 @@ def build_asgi(app: App) -> FastAPI:
         async with _running(app):
             yield
 
+    guard = app.auth
+    docs: dict[str, Any] = {}
+    if guard is not None:  # the docs routes are added below, behind the guard
+        docs = {"openapi_url": None, "docs_url": None, "redoc_url": None}
     api = FastAPI(
         title=app.name,
         version="1.0.0",
         description=f"relaykit app {app.name!r}",
         lifespan=lifespan,
+        **docs,
     )
     registry = SchemaRegistry()
     # Routes go on the app's own router: an included router is matched as a nested router on
@@ -323,8 +366,25 @@ def build_asgi(app: App) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "app": app.name}
 
-    api.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], summary="Liveness")
-    api.add_exception_handler(StarletteHTTPException, _http_error)
+    if guard is None:
+        api.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], summary="Liveness")
+    else:
+
+        async def health(request: Request) -> Response:
+            return json_response(await healthz())
+
+        public = guard.is_public("/healthz")
+        api.add_api_route(
+            "/healthz",
+            health if public else protect(health, guard),
+            methods=["GET"],
+            tags=["health"],
+            summary="Liveness",
+            response_class=Response,
+            openapi_extra={"security": []} if public else security_extra(guard.security()),
+        )
+        add_docs(api, guard)
+    api.add_exception_handler(StarletteHTTPException, not_found(guard, _http_error))
     _install_openapi(api, registry)
     api.state.relaykit_app = app
     return api

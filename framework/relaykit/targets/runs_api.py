@@ -6,13 +6,21 @@ start idempotent). ``GET /runs/{id}`` gives status, result or error and the step
 delivers an event; ``GET /runs/{id}/stream`` is an SSE progress stream that a client resumes
 with ``Last-Event-ID``: event ids are the run's progress ids, which increase across invocations,
 so a reconnect continues without gaps or duplicates.
+
+With authentication a run records the caller that started it (``RunRecord.owner``), and a
+caller lists, reads, streams, cancels and signals only its own runs: another caller's run answers
+404, as a missing one does. A caller with the admin scope sees every run. An idempotency key is
+the caller's own: two callers sending the same key start two runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -20,14 +28,19 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from relaykit.auth.guard import Guard
+from relaykit.auth.types import PRINCIPAL_KEY, Principal, Unauthenticated
 from relaykit.dispatch import parse_json, validate_input
-from relaykit.errors import BadRequest, NotFound, RequestError, RunNotFound
+from relaykit.errors import BadRequest, LimitExceeded, NotFound, RequestError, RunNotFound
 from relaykit.handlers import HandlerSpec
 from relaykit.targets.sse import SSEResponse, format_event
 
 if TYPE_CHECKING:
     from relaykit.app import App
+    from relaykit.durable.engine import Engine
+    from relaykit.durable.store import RunPage
 
+Endpoint = Callable[[Request], Awaitable[Any]]
 STATUSES = ("pending", "running", "suspended", "completed", "failed", "cancelled")
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _NAME = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -61,15 +74,99 @@ def without_tracebacks(run: dict[str, Any]) -> dict[str, Any]:
     return run
 
 
+async def _store(engine: Engine, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a store method as the engine does: in a thread when the store does network I/O."""
+    call = functools.partial(fn, *args, **kwargs)
+    return await asyncio.to_thread(call) if engine.store.blocking else call()
+
+
+async def start_run(
+    engine: Engine, workflow: str, input: Any, key: str | None, owner: str | None
+) -> str:
+    """Start a run of ``workflow`` owned by ``owner`` (the engine's own ``start`` without one).
+
+    The idempotency key is kept per owner (a digest of the owner prefixes it), so one caller's
+    key never finds another caller's run.
+    """
+    if owner is None:
+        return await engine.start(workflow, input=input, idempotency_key=key)
+    from relaykit.durable import codec
+
+    spec = engine.workflow(workflow)
+    if key is not None:
+        key = f"{hashlib.sha256(owner.encode()).hexdigest()[:32]}:{key}"
+    run, created = await _store(
+        engine,
+        engine.store.create_run,
+        uuid.uuid4().hex,
+        workflow,
+        codec.encode(input, spec.input_type),
+        now=engine.clock.now(),
+        idempotency_key=key,
+        owner=owner,
+    )
+    if created:
+        engine.continuation.schedule(run.run_id)
+    return str(run.run_id)
+
+
 class RunsEndpoints:
-    """The runs API endpoints of one app (its engine is built on first use)."""
+    """The runs API endpoints of one app (its engine is built on first use); ``guard`` (the
+    app's authentication) scopes every run to the caller that started it."""
 
     def __init__(
-        self, app: App, read_body: Callable[[Request], Awaitable[bytes]], prefix: str = ""
+        self,
+        app: App,
+        read_body: Callable[[Request], Awaitable[bytes]],
+        prefix: str = "",
+        guard: Guard | None = None,
     ) -> None:
         self.app = app
         self.read_body = read_body
         self.prefix = prefix
+        self.guard = guard
+
+    def owner_filter(self, request: Request) -> str | None:
+        """The owner whose runs this caller may touch; ``None`` for every run (no
+        authentication, or an admin)."""
+        if self.guard is None:
+            return None
+        principal = request.scope.get(PRINCIPAL_KEY)
+        if not isinstance(principal, Principal):
+            raise Unauthenticated(f"this route needs credentials: {self.guard.credentials_hint()}")
+        return None if self.guard.is_admin(principal) else principal.owner
+
+    async def check_visible(self, request: Request, run_id: str) -> bool:
+        """``RunNotFound`` unless the caller may see the run; True when it was checked here
+        (the run exists), False when every run is visible to this caller."""
+        owner = self.owner_filter(request)
+        if owner is None:
+            return False
+        engine = self.app.engine
+        loaded = await _store(engine, engine.store.load, run_id)
+        if loaded is None or loaded[0].owner != owner:
+            raise RunNotFound(f"no run {run_id!r}")
+        return True
+
+    async def check_active_runs(self, request: Request) -> None:
+        """``LimitExceeded`` when the caller already has ``max_active_runs_per_caller``
+        unfinished runs (only with authentication; admins are not limited)."""
+        limit = self.app.settings.max_active_runs_per_caller
+        owner = self.owner_filter(request) if limit is not None else None
+        if owner is None or limit is None:
+            return
+        engine = self.app.engine
+        active = 0
+        for status in ("pending", "running", "suspended"):
+            page = await _store(
+                engine, engine.store.list_runs, status=status, limit=limit, owner=owner
+            )
+            active += len(page.runs)
+            if active >= limit:
+                raise LimitExceeded(
+                    f"you have {limit} unfinished runs, the most allowed per caller (setting "
+                    "max_active_runs_per_caller); wait for one to finish or cancel one"
+                )
 
     def start(self, spec: HandlerSpec) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -79,7 +176,10 @@ class RunsEndpoints:
                 key = request.headers.get("idempotency-key")
                 if key is not None and not _KEY.match(key):
                     raise BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters")
-                run_id = await self.app.engine.start(spec.path, input=body, idempotency_key=key)
+                principal = request.scope.get(PRINCIPAL_KEY)
+                owner = principal.owner if isinstance(principal, Principal) else None
+                await self.check_active_runs(request)
+                run_id = await start_run(self.app.engine, spec.path, body, key, owner)
             except RequestError as exc:
                 return _error(exc)
             view = await self.app.engine.get(run_id)
@@ -97,10 +197,14 @@ class RunsEndpoints:
         return endpoint
 
     async def get(self, request: Request) -> Response:
+        run_id = request.path_params["run_id"]
         try:
-            view = await self.app.engine.get(request.path_params["run_id"])
+            await self.check_visible(request, run_id)
+            view = await self.app.engine.get(run_id)
         except RunNotFound as exc:
             return _error(NotFound(str(exc)))
+        except RequestError as exc:
+            return _error(exc)
         return _json(without_tracebacks(view.to_dict()))
 
     async def list(self, request: Request) -> Response:
@@ -114,9 +218,26 @@ class RunsEndpoints:
             limit = 0
         if not 1 <= limit <= 200:
             return _error(BadRequest("limit must be a whole number from 1 to 200"))
-        page = await self.app.engine.list(
-            workflow=query.get("workflow"), status=status, limit=limit, cursor=query.get("cursor")
-        )
+        try:
+            owner = self.owner_filter(request)
+        except RequestError as exc:
+            return _error(exc)
+        engine = self.app.engine
+        workflow, cursor = query.get("workflow"), query.get("cursor")
+        if owner is None:
+            page: RunPage = await engine.list(
+                workflow=workflow, status=status, limit=limit, cursor=cursor
+            )
+        else:
+            page = await _store(
+                engine,
+                engine.store.list_runs,
+                workflow=workflow,
+                status=status,
+                limit=limit,
+                cursor=cursor,
+                owner=owner,
+            )
         runs = [
             {
                 "run_id": r.run_id,
@@ -125,15 +246,20 @@ class RunsEndpoints:
                 "created_at": r.created_at,
                 "updated_at": r.updated_at,
             }
+            | ({"owner": r.owner} if self.guard is not None else {})
             for r in page.runs
         ]
         return _json({"runs": runs, "cursor": page.cursor})
 
     async def cancel(self, request: Request) -> Response:
+        run_id = request.path_params["run_id"]
         try:
-            run = await self.app.engine.cancel(request.path_params["run_id"])
+            await self.check_visible(request, run_id)
+            run = await self.app.engine.cancel(run_id)
         except RunNotFound as exc:
             return _error(NotFound(str(exc)))
+        except RequestError as exc:
+            return _error(exc)
         return _json(
             {
                 "run_id": run.run_id,
@@ -147,6 +273,7 @@ class RunsEndpoints:
         try:
             if not _NAME.match(name):
                 raise BadRequest("event names use letters, digits, '.', '_', ':' or '-'")
+            await self.check_visible(request, run_id)
             raw = await self.read_body(request)
             payload = parse_json(raw) if raw.strip() else None
             index = await self.app.engine.send_event(run_id, name, payload)
@@ -162,9 +289,12 @@ class RunsEndpoints:
         if not given.isdigit():
             return _error(BadRequest("Last-Event-ID must be a progress id (a whole number)"))
         try:
-            await self.app.engine.get(run_id)
+            if not await self.check_visible(request, run_id):
+                await self.app.engine.get(run_id)
         except RunNotFound as exc:
             return _error(NotFound(str(exc)))
+        except RequestError as exc:
+            return _error(exc)
         return ProgressResponse(self.follow(run_id, int(given), _remaining(request)))
 
     async def follow(
@@ -209,41 +339,43 @@ def _stream_error(exc: BaseException) -> dict[str, Any]:
     return {"error": {"type": "server_error", "message": "the progress stream failed"}}
 
 
-def add_runs_routes(router: APIRouter, endpoints: RunsEndpoints) -> None:
-    """The /runs routes (added once per app that has workflows)."""
+def add_runs_routes(
+    router: APIRouter,
+    endpoints: RunsEndpoints,
+    wrap: Callable[[Endpoint], Endpoint] | None = None,
+    openapi_extra: dict[str, Any] | None = None,
+) -> None:
+    """The /runs routes (added once per app that has workflows); ``wrap`` puts each endpoint
+    behind the app's authentication, ``openapi_extra`` documents it."""
     tags: list[str | Enum] = ["runs"]
-    router.add_api_route(
-        "/runs",
-        endpoints.list,
-        methods=["GET"],
-        tags=tags,
-        summary="List runs (filters: workflow, status; limit, cursor)",
-    )
-    router.add_api_route(
-        "/runs/{run_id}",
-        endpoints.get,
-        methods=["GET"],
-        tags=tags,
-        summary="A run: status, result or error, step history",
-    )
-    router.add_api_route(
-        "/runs/{run_id}/cancel",
-        endpoints.cancel,
-        methods=["POST"],
-        tags=tags,
-        summary="Cancel a run at its next step boundary",
-    )
-    router.add_api_route(
-        "/runs/{run_id}/events/{name}",
-        endpoints.send_event,
-        methods=["POST"],
-        tags=tags,
-        summary="Deliver an event to a waiting run",
-    )
-    router.add_api_route(
-        "/runs/{run_id}/stream",
-        endpoints.stream,
-        methods=["GET"],
-        tags=tags,
-        summary="Progress as Server-Sent Events; resume with Last-Event-ID",
-    )
+    routes: list[tuple[str, Endpoint, str, str]] = [
+        ("/runs", endpoints.list, "GET", "List runs (filters: workflow, status; limit, cursor)"),
+        ("/runs/{run_id}", endpoints.get, "GET", "A run: status, result or error, step history"),
+        (
+            "/runs/{run_id}/cancel",
+            endpoints.cancel,
+            "POST",
+            "Cancel a run at its next step boundary",
+        ),
+        (
+            "/runs/{run_id}/events/{name}",
+            endpoints.send_event,
+            "POST",
+            "Deliver an event to a waiting run",
+        ),
+        (
+            "/runs/{run_id}/stream",
+            endpoints.stream,
+            "GET",
+            "Progress as Server-Sent Events; resume with Last-Event-ID",
+        ),
+    ]
+    for path, endpoint, method, summary in routes:
+        router.add_api_route(
+            path,
+            wrap(endpoint) if wrap is not None else endpoint,
+            methods=[method],
+            tags=tags,
+            summary=summary,
+            openapi_extra=openapi_extra,
+        )
