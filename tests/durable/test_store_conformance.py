@@ -1,16 +1,48 @@
-"""One conformance suite, run against every store (SQLite file, memory, DynamoDB via moto)."""
+"""One conformance suite, run against every store (SQLite file, memory, DynamoDB via moto), each
+plain and wrapped in an ``EncryptedStore`` (a local key; unencrypted values refused)."""
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from durable.conftest import make_dynamodb_store
+from relaykit.durable import open_store
+from relaykit.durable.encryption import Cipher, EncryptedStore, LocalKeys
 from relaykit.durable.store import StepRecord, Store
 from relaykit.errors import LeaseLost, StoreError
 
 NOW = 1_800_000_000.0
 LEASE = 30.0
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        "memory",
+        "dynamodb",
+        "sqlite+encrypted",
+        "memory+encrypted",
+        "dynamodb+encrypted",
+    ]
+)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """Each store implementation in turn, plain and encrypted (one conformance suite for all)."""
+    kind, _, encrypted = str(request.param).partition("+")
+    if kind == "sqlite":
+        made = open_store(f"sqlite:///{tmp_path / 'runs.db'}")
+    elif kind == "memory":
+        made = open_store("memory://")
+    else:
+        made = make_dynamodb_store(request.getfixturevalue("moto_endpoint"))
+    if encrypted:
+        made = EncryptedStore(made, Cipher(LocalKeys([os.urandom(32)])), plaintext="reject")
+    yield made
+    made.close()
 
 
 def _done(step_id: str, name: str = "s", value: str = "1") -> StepRecord:

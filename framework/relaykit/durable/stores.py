@@ -11,13 +11,29 @@ from relaykit.errors import ConfigError
 ACCEPTED = "sqlite:///PATH, dynamodb://TABLE?bucket=NAME, memory://"
 
 
-def open_store(url: str, **clients: Any) -> Store:
+def open_store(
+    url: str, *, encryption: str = "off", plaintext: str = "read", **clients: Any
+) -> Store:
     """Open the store named by ``url``.
 
     ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``; ``memory://`` (SQLite in
     memory, one process); ``dynamodb://TABLE?bucket=NAME&offload_bytes=N`` with optional
     ``dynamodb=``/``s3=`` boto3 clients (created from the environment when not given).
+
+    ``encryption`` (the ``store_encryption`` setting) wraps the store in an ``EncryptedStore``:
+    ``local:...`` or ``kms:...`` (with an optional ``kms=`` boto3 client); ``plaintext`` (the
+    ``store_encryption_plaintext`` setting) says whether unencrypted values still read.
     """
+    if encryption == "off":
+        return _open(url, clients)
+    from relaykit.durable.encryption import EncryptedStore, cipher_from_setting
+
+    cipher = cipher_from_setting(encryption, kms=clients.get("kms"))  # keys first: fail early
+    store = _open(url, clients)
+    return store if cipher is None else EncryptedStore(store, cipher, plaintext=plaintext)
+
+
+def _open(url: str, clients: dict[str, Any]) -> Store:
     parts = urlsplit(url)
     scheme = parts.scheme
     if scheme == "memory":

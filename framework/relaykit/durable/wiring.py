@@ -76,7 +76,11 @@ def build_engine(app: App) -> Engine:
         return app.new_context(spec, request_id=run.run_id, target=settings.resolved_target())
 
     engine = Engine(
-        open_store(settings.store),
+        open_store(
+            settings.store,
+            encryption=settings.store_encryption,
+            plaintext=settings.store_encryption_plaintext,
+        ),
         continuation_for(app),
         policy=DeadlinePolicy(
             margin=settings.workflow_margin, inline_wait_max=settings.workflow_inline_wait_max
