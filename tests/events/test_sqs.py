@@ -245,3 +245,129 @@ def test_idempotent_redelivery_does_not_call_the_model_again(
         record["attributes"]["ApproximateReceiveCount"] = "2"
     assert invoke(app, again) == {"batchItemFailures": []}
     assert sorted(replies) == ["summary 1", "summary 2", "summary 3"]
+
+
+def test_records_that_wait_each_run_in_a_task_of_their_own(
+    new_app: Callable[[], App], invoke: Invoke, event: Callable[[str], dict[str, Any]]
+) -> None:
+    """Records that wait overlap, and each runs start to finish in one asyncio task: the task
+    a handler starts in is the one it ends in, no two overlapping records share one, and
+    ``asyncio.timeout`` inside a handler times only its own record (no record is cancelled)."""
+    app = new_app()
+    tasks: dict[str, tuple[Any, Any]] = {}
+
+    @app.on_sqs("orders")
+    async def handle(order: Order) -> None:
+        before = asyncio.current_task()
+        async with asyncio.timeout(30):
+            await asyncio.sleep(0.01)
+        tasks[order.order_id] = (before, asyncio.current_task())
+
+    batch = event("sqs")
+    batch["Records"][1]["body"] = '{"order_id": "o-2", "text": "fine"}'
+    assert invoke(app, batch) == {"batchItemFailures": []}
+    assert sorted(tasks) == ["o-1", "o-2", "o-3"]
+    assert all(before is not None and before is after for before, after in tasks.values())
+    assert len({id(before) for before, _ in tasks.values()}) == 3
+
+
+def test_failures_of_waiting_records_are_reported(
+    new_app: Callable[[], App], invoke: Invoke, event: Callable[[str], dict[str, Any]]
+) -> None:
+    """Once the first record waits, the others start in tasks of their own; a record that does
+    not validate (it fails as it starts) and one whose handler raises after waiting are both
+    reported, in batch order, and the third record still succeeds."""
+    app = new_app()
+    done: list[str] = []
+
+    @app.on_sqs("orders")
+    async def handle(order: Order) -> None:
+        await asyncio.sleep(0)
+        if "FAIL" in order.text:
+            raise RuntimeError("model refused")
+        done.append(order.order_id)
+
+    batch = event("sqs")
+    batch["Records"][1]["body"] = '{"order_id": 2}'
+    batch["Records"][2]["body"] = '{"order_id": "o-3", "text": "FAIL"}'
+    ids = [record["messageId"] for record in batch["Records"]]
+    out = invoke(app, batch)
+    assert out == {"batchItemFailures": [{"itemIdentifier": ids[1]}, {"itemIdentifier": ids[2]}]}
+    assert done == ["o-1"]
+
+
+def test_each_record_gets_its_own_context(
+    new_app: Callable[[], App], invoke: Invoke, event: Callable[[str], dict[str, Any]]
+) -> None:
+    """Every record's Context carries the invocation's ids and deadline, the record's own id in
+    ``meta``, and a model bound to it alone (its own usage), like ``App.new_context`` gives."""
+    app = new_app()
+    seen: list[Context] = []
+
+    @app.on_sqs("orders")
+    async def handle(order: Order, ctx: Context) -> None:
+        seen.append(ctx)
+
+    batch = event("sqs")
+    assert invoke(app, batch) == {"batchItemFailures": []}
+    assert [ctx.meta["record_id"] for ctx in seen] == [r["messageId"] for r in batch["Records"]]
+    assert {ctx.meta["source"] for ctx in seen} == {"sqs"}
+    assert {ctx.request_id for ctx in seen} == {"8f5e2c1a-0000-4000-8000-000000000001"}
+    assert {ctx.target for ctx in seen} == {"lambda"}
+    assert all(ctx.deadline is not None and 0 < ctx.remaining_seconds() <= 30 for ctx in seen)
+    assert len({id(ctx) for ctx in seen}) == len({id(ctx.llm) for ctx in seen}) == 3
+    assert len({id(ctx.usage) for ctx in seen}) == 3
+    reference = app.new_context(app.sources[0].handler, target="lambda")
+    assert {type(ctx.llm) for ctx in seen} == {type(reference.llm)}
+    assert {ctx.handler for ctx in seen} == {reference.handler}
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_handler_concurrency_limit_holds_within_a_batch(
+    new_app: Callable[[], App], invoke: Invoke, event: Callable[[str], dict[str, Any]], limit: int
+) -> None:
+    """``max_concurrency`` caps how many records of a batch run the handler at once, even though
+    the batch's records are started concurrently; every record still runs."""
+    app = new_app()
+    running: list[str] = []
+    peak = [0]
+    done: list[str] = []
+
+    @app.on_sqs("orders", max_concurrency=limit)
+    async def handle(order: Order) -> None:
+        running.append(order.order_id)
+        peak[0] = max(peak[0], len(running))
+        await asyncio.sleep(0.01)
+        running.remove(order.order_id)
+        done.append(order.order_id)
+
+    batch = event("sqs")
+    batch["Records"][1]["body"] = '{"order_id": "o-2", "text": "fine"}'
+    assert invoke(app, batch) == {"batchItemFailures": []}
+    assert sorted(done) == ["o-1", "o-2", "o-3"]
+    assert peak[0] == limit
+
+
+def test_sync_handler_runs_in_a_thread_one_record_at_a_time(
+    new_app: Callable[[], App], invoke: Invoke, event: Callable[[str], dict[str, Any]]
+) -> None:
+    """A plain ``def`` handler runs off the event loop (in a worker thread), one record at a time
+    by default, and its failures are reported per record like an async handler's."""
+    import threading
+
+    app = new_app()
+    threads: set[int] = set()
+    done: list[str] = []
+
+    @app.on_sqs("orders")
+    def handle(order: Order, ctx: Context) -> None:
+        threads.add(threading.get_ident())
+        if "FAIL" in order.text:
+            raise RuntimeError("model refused")
+        done.append(ctx.meta["record_id"])
+
+    batch = event("sqs")
+    ids = [record["messageId"] for record in batch["Records"]]
+    assert invoke(app, batch) == {"batchItemFailures": [{"itemIdentifier": ids[1]}]}
+    assert sorted(done) == sorted([ids[0], ids[2]])
+    assert threading.get_ident() not in threads

@@ -13,11 +13,29 @@ This module is stdlib-only, like the rest of the core.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from relaykit.app import App
+    from relaykit.invocation import Invocation
+
+SERVING: ContextVar[tuple[Any, Invocation] | None] = ContextVar("relaykit_serving", default=None)
+"""The Lambda context object of the event being served and the ``Invocation`` the environment
+read from it (set by ``LambdaHandler.dispatch`` around ``handle``), so a kind need not read it
+again: see ``invocation_of``."""
+
+
+def invocation_of(context: Any) -> Invocation:
+    """The ``Invocation`` of ``context``: the one the environment read for the event being
+    served, or read now (``relaykit.invocation.from_lambda``) when called outside one."""
+    serving = SERVING.get()
+    if serving is not None and serving[0] is context:
+        return serving[1]
+    from relaykit.invocation import from_lambda
+
+    return from_lambda(context)
 
 
 class Environment(Protocol):

@@ -1,33 +1,49 @@
-"""Partial batch responses through Powertools' batch processors, with handlers on our loop.
+"""Partial batch responses: run the records of a batch on the caller's loop, report the failed.
 
-``process_batch`` runs one coroutine per record and returns Lambda's
-``{"batchItemFailures": [{"itemIdentifier": ...}]}``, built by Powertools:
+The answer to a batch from an event source mapping with ``ReportBatchItemFailures`` is
+``{"batchItemFailures": [{"itemIdentifier": ID}, ...]}``, naming the SQS ``messageId`` or the
+DynamoDB stream ``SequenceNumber`` of each failed record in batch order: the response Powertools'
+batch processors build, with their semantics, without their per-record bookkeeping:
 
-- standard SQS batches: ``AsyncBatchProcessor``, records concurrently;
-- FIFO SQS batches: ``SqsFifoPartialProcessor(skip_group_on_error=True)``, records in order; the
-  first failure in a message group fails every later record of that group (reported without
-  running), other groups go on;
-- DynamoDB stream batches: ``BatchProcessor``, records in order (Lambda resumes from the first
+- ``concurrently`` (standard SQS batches, like ``AsyncBatchProcessor``): records overlap, but a
+  record costs an asyncio task only when it has to wait. Records run one after another in the
+  caller's task for as long as each one finishes without yielding to the loop; the first time
+  one waits (a model call, any I/O), every record not yet started gets a task of its own, so
+  they run concurrently from then on. Each record runs start to finish in one task, so
+  ``asyncio.current_task()``, ``asyncio.timeout`` and task groups behave as they always do.
+- ``in_order`` (FIFO SQS and DynamoDB stream batches), in the caller's task. With ``group``
+  (FIFO: the message group id), after a failure the later records of that group fail without
+  running while other groups go on (``SqsFifoPartialProcessor(skip_group_on_error=True)``);
+  without it every record runs (``BatchProcessor``; Lambda resumes a stream from the first
   failed sequence number).
 
-Handlers always run on the caller's event loop, so they share the app's loop and the clients
-built on it. ``AsyncBatchProcessor`` is driven on that loop directly (its per-record coroutine,
-inside the processor's context manager, which builds the response): its public
-``async_process()`` starts a loop of its own and cannot run inside one. The in-order processors
-call a synchronous handler, so they run in a worker thread and schedule each record's coroutine
-back on the caller's loop. Powertools is imported on the first batch.
+A record fails when starting it or awaiting it raises an ``Exception``; ``failed`` is told (a
+record that started in a task of its own is reported when the batch ends). ``serve_sqs`` and
+``serve_dynamodb`` are the whole batch for the Lambda kinds: route every record first
+(``relaykit.events.records``; a record nobody handles fails the invocation), run, answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from relaykit.events.records import Routed, route_dynamodb, route_sqs
+from relaykit.events.runner import Runner, log_failure
+
+if TYPE_CHECKING:
+    from relaykit.app import App
 
 logger = logging.getLogger("relaykit.events")
 
-RecordHandler = Callable[[dict[str, Any]], Coroutine[Any, Any, Any]]
+Start = Callable[[int], Coroutine[Any, Any, Any]]
+"""Begins the record at an index of the batch: its coroutine (a record that cannot even start,
+say one that does not validate, raises here)."""
+
+Failed = Callable[[int, Exception], None]
+"""Told about each record that failed, with its exception (to log it)."""
 
 
 def is_fifo(records: Sequence[dict[str, Any]]) -> bool:
@@ -37,59 +53,132 @@ def is_fifo(records: Sequence[dict[str, Any]]) -> bool:
     return arn.endswith(".fifo") or "MessageGroupId" in (first.get("attributes") or {})
 
 
-def _processor(event_type: str, fifo: bool, concurrent: bool) -> Any:
-    from aws_lambda_powertools.utilities.batch import (
-        AsyncBatchProcessor,
-        BatchProcessor,
-        EventType,
-        SqsFifoPartialProcessor,
-    )
-
-    if fifo:
-        fifo_processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-        fifo_processor.raise_on_entire_batch_failure = False
-        return fifo_processor
-    kind = EventType.SQS if event_type == "sqs" else EventType.DynamoDBStreams
-    if concurrent and event_type == "sqs":
-        return AsyncBatchProcessor(kind, raise_on_entire_batch_failure=False)
-    return BatchProcessor(kind, raise_on_entire_batch_failure=False)
+def message_group(record: dict[str, Any]) -> str | None:
+    """An SQS record's FIFO message group id."""
+    group = (record.get("attributes") or {}).get("MessageGroupId")
+    return str(group) if group else None
 
 
-async def process_batch(
-    records: Sequence[dict[str, Any]],
-    handle: RecordHandler,
-    *,
-    event_type: str,
-    fifo: bool = False,
-    concurrent: bool = True,
-) -> dict[str, Any]:
-    """Run ``handle`` for each record through a Powertools batch processor; return its
-    ``{"batchItemFailures": [...]}`` response (see the module docstring for the order)."""
-    from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor
-
+async def concurrently(count: int, start: Start, failed: Failed) -> list[int]:
+    """Run records ``0..count-1`` concurrently (see the module docstring); the failed indexes."""
+    if count == 1:  # nothing to overlap with
+        return await in_order(1, start, failed)
     loop = asyncio.get_running_loop()
-    processor = _processor(event_type, fifo, concurrent)
+    failures: list[int] = []
+    tasks: list[tuple[int, asyncio.Task[Any]]] = []
+    position = 0  # the next record to start
 
-    if isinstance(processor, AsyncBatchProcessor):
+    def spread() -> None:
+        # Called by the loop, so only once the record running inline waits for something.
+        nonlocal position
+        while position < count:
+            index = position
+            position += 1
+            try:
+                tasks.append((index, loop.create_task(start(index))))
+            except Exception as exc:
+                failures.append(index)
+                failed(index, exc)
 
-        async def record_handler_async(record: Any) -> Any:
-            return await handle(record.raw_event)
+    spreading = loop.call_soon(spread)
+    try:
+        while position < count:
+            index = position
+            position += 1
+            try:
+                await start(index)
+            except Exception as exc:
+                failures.append(index)
+                failed(index, exc)
+    except BaseException:
+        for _, task in tasks:
+            task.cancel()
+        raise
+    finally:
+        spreading.cancel()
+    if tasks:
+        outcomes = await asyncio.gather(*(task for _, task in tasks), return_exceptions=True)
+        for (index, _), outcome in zip(tasks, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                failures.append(index)
+                if isinstance(outcome, Exception):
+                    failed(index, outcome)
+        failures.sort()
+    return failures
 
-        with processor(records=list(records), handler=record_handler_async):
-            await asyncio.gather(*(processor._async_process_record(r) for r in processor.records))
-        response: dict[str, Any] = dict(processor.response())
+
+async def in_order(
+    count: int, start: Start, failed: Failed, group: Callable[[int], str | None] | None = None
+) -> list[int]:
+    """Run records ``0..count-1`` one after another (see the module docstring); the failed
+    indexes, including the records of a failed group that were not run."""
+    failures: list[int] = []
+    broken: set[str] = set()
+    for index in range(count):
+        key = group(index) if group is not None else None
+        if key is not None and key in broken:
+            failures.append(index)
+            continue
+        try:
+            await start(index)
+        except Exception as exc:
+            failures.append(index)
+            failed(index, exc)
+            if key is not None:
+                broken.add(key)
+    return failures
+
+
+def partial_response(identifiers: Sequence[Any], total: int) -> dict[str, Any]:
+    """Lambda's partial batch response naming ``identifiers`` (logged when any)."""
+    if identifiers:
+        logger.warning("%d of %d records failed", len(identifiers), total)
+    return {"batchItemFailures": [{"itemIdentifier": item} for item in identifiers]}
+
+
+async def serve_sqs(
+    app: App, records: Sequence[dict[str, Any]], fields: Mapping[str, Any]
+) -> tuple[dict[str, Any], set[str]]:
+    """Run an SQS batch (FIFO: in order, skipping a failed group; else concurrently); the
+    partial batch response and the names of the handlers that served it."""
+    runner = Runner(app, fields)
+    routes, names = runner.route_sqs(records)
+
+    def start(index: int) -> Coroutine[Any, Any, Any]:
+        route = routes[index]
+        if isinstance(route, list):
+            return runner.run_all(route)
+        return route(records[index])
+
+    def failed(index: int, exc: Exception) -> None:
+        route = routes[index]
+        works = route if isinstance(route, list) else route_sqs(app, records[index])
+        log_failure(exc, f"SQS message {records[index].get('messageId')}", works)
+
+    if is_fifo(records):
+        failures = await in_order(
+            len(records), start, failed, lambda index: message_group(records[index])
+        )
     else:
+        failures = await concurrently(len(records), start, failed)
+    ids = [records[index].get("messageId") for index in failures]
+    return partial_response(ids, len(records)), names
 
-        def record_handler(record: Any) -> Any:
-            return asyncio.run_coroutine_threadsafe(handle(record.raw_event), loop).result()
 
-        def work() -> dict[str, Any]:
-            with processor(records=list(records), handler=record_handler):
-                processor.process()
-            return dict(processor.response())
+async def serve_dynamodb(
+    app: App, records: Sequence[dict[str, Any]], fields: Mapping[str, Any]
+) -> tuple[dict[str, Any], set[str]]:
+    """Run a DynamoDB stream batch in order; the partial batch response (failed sequence
+    numbers) and the names of the handlers that served it."""
+    runner = Runner(app, fields)
+    routes: list[Routed] = [route_dynamodb(app, record) for record in records]
 
-        response = await asyncio.to_thread(work)
-    failed: list[Any] = response.get("batchItemFailures") or []
-    if failed:
-        logger.warning("%d of %d records failed", len(failed), len(records))
-    return response
+    def start(index: int) -> Coroutine[Any, Any, Any]:
+        return runner.start(*routes[index])
+
+    def failed(index: int, exc: Exception) -> None:
+        log_failure(exc, f"stream record {records[index].get('eventID')}", [routes[index]])
+
+    failures = await in_order(len(records), start, failed)
+    sequence = [(records[i].get("dynamodb") or {}).get("SequenceNumber") for i in failures]
+    return partial_response(sequence, len(records)), {work.spec.handler.name for work in routes}

@@ -5,13 +5,10 @@ rule. A failing handler fails the invocation, so EventBridge's retries and DLQ a
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
-from relaykit.events.base import Environment, Outcome
-
-logger = logging.getLogger("relaykit.events")
+from relaykit.events.base import Environment, Outcome, invocation_of
 
 
 class EventBridgeEvents:
@@ -37,22 +34,20 @@ class EventBridgeEvents:
         return None
 
     async def handle(self, event: dict[str, Any], context: Any) -> Outcome:
-        from relaykit.events.records import route_eventbridge, run_one
+        from relaykit.events.records import route_eventbridge
+        from relaykit.events.runner import Runner, log_failure
         from relaykit.events.s3 import RecordsFailed
-        from relaykit.invocation import from_lambda
 
         app = self.env.app
         works = route_eventbridge(app, event)
-        fields = from_lambda(context).context_fields()
+        runner = Runner(app, invocation_of(context).context_fields())
         results: list[Any] = []
         failed: list[str] = []
         for work in works:
             try:
-                results.append(await run_one(app, work, fields))
-            except Exception:
-                logger.exception(
-                    "EventBridge event %s failed in %s", event.get("id"), work.spec.label
-                )
+                results.append(await runner.start(*work))
+            except Exception as exc:
+                log_failure(exc, f"EventBridge event {event.get('id')}", [work])
                 failed.append(work.spec.label)
         if failed:
             raise RecordsFailed(f"EventBridge event {event.get('id')} failed in {failed}")

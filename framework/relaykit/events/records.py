@@ -3,25 +3,21 @@ kinds (``relaykit.events.sqs``, ``s3``, ``dynamodb``, ``eventbridge``) and ``rel
 
 Routing finds the handler of every record before any handler runs, so a record nobody handles
 fails with a clear ``UnknownEventError`` (the batch is retried and reaches the dead-letter queue)
-instead of being acknowledged unseen. Each record runs with a fresh ``Context`` on the caller's
-event loop; handlers registered with ``idempotent=True`` skip a record already processed
-(``relaykit.idempotency``).
+instead of being acknowledged unseen. ``value_reader`` turns a record into the value its
+handler's record parameter receives. Running the records is ``relaykit.events.runner``'s;
+``run_one`` and ``run_all`` here are its shortest form.
 """
 
 from __future__ import annotations
 
-import logging
-import weakref
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from relaykit.dispatch import adapter_for, call_task, validate_input
+from relaykit.dispatch import adapter_for, validate_input
 from relaykit.errors import UnknownEventError
 from relaykit.events.shapes import (
     dynamodb_body,
     is_eventbridge_s3,
-    record_id,
     s3_object,
     s3_record_from_eventbridge,
     s3_records_in,
@@ -31,13 +27,9 @@ from relaykit.sources import SourceSpec, pattern_matches
 
 if TYPE_CHECKING:
     from relaykit.app import App
-    from relaykit.idempotency import Markers
-
-logger = logging.getLogger("relaykit.events")
 
 
-@dataclass(frozen=True)
-class Routed:
+class Routed(NamedTuple):
     """One unit of work: a handler and the raw record it receives."""
 
     spec: SourceSpec
@@ -55,24 +47,36 @@ def record_body(spec: SourceSpec, record: Mapping[str, Any]) -> Any:
     return record.get("detail")
 
 
+def value_reader(spec: SourceSpec) -> Callable[[Mapping[str, Any]], Any]:
+    """How ``spec``'s records become the value its record parameter receives (made once per
+    handler and invocation, then called per record)."""
+    if spec.mode == "raw":
+        return dict
+    handler = spec.handler
+    if spec.mode == "powertools":
+        return lambda record: handler.body_type(dict(record))
+    if spec.source != "sqs":
+        return lambda record: validate_input(handler, record_body(spec, record))
+    validate_json = adapter_for(handler.body_type).validator.validate_json
+
+    def sqs_value(record: Mapping[str, Any]) -> Any:
+        # The body validated straight from its JSON text (one parse, no TypeAdapter wrapper);
+        # a body that is not JSON, or does not validate, goes the general way (same value,
+        # same errors).
+        body = record.get("body")
+        if isinstance(body, str):
+            try:
+                return validate_json(body)
+            except ValueError:  # pydantic's ValidationError
+                pass
+        return validate_input(handler, sqs_body(record))
+
+    return sqs_value
+
+
 def record_value(spec: SourceSpec, record: Mapping[str, Any]) -> Any:
     """The value the handler's record parameter receives."""
-    if spec.mode == "raw":
-        return dict(record)
-    if spec.mode == "powertools":
-        return spec.handler.body_type(dict(record))
-    if spec.source == "sqs" and isinstance(record.get("body"), str):
-        return _sqs_value(spec, record["body"])
-    return validate_input(spec.handler, record_body(spec, record))
-
-
-def _sqs_value(spec: SourceSpec, body: str) -> Any:
-    """An SQS body validated straight from its JSON text (one parse instead of two); a body
-    that is not JSON, or does not validate, goes the general way (same value, same errors)."""
-    try:
-        return adapter_for(spec.handler.body_type).validate_json(body)
-    except ValueError:  # pydantic's ValidationError
-        return validate_input(spec.handler, sqs_body({"body": body}))
+    return value_reader(spec)(record)
 
 
 # Routing ------------------------------------------------------------------------------------
@@ -169,57 +173,17 @@ def route_eventbridge(app: App, event: Mapping[str, Any]) -> list[Routed]:
 
 # Running ------------------------------------------------------------------------------------
 
-_MARKERS: weakref.WeakKeyDictionary[Any, Markers] = weakref.WeakKeyDictionary()
-
-
-def markers_for(app: App) -> Markers:
-    """The app's processed-record markers (opened on first use; see ``relaykit.idempotency``)."""
-    markers = _MARKERS.get(app)
-    if markers is None:
-        from relaykit.idempotency import open_markers
-
-        markers = _MARKERS[app] = open_markers(app.settings.store)
-    return markers
-
-
-def idempotency_key(work: Routed) -> str | None:
-    """The marker key of a record for an ``idempotent=True`` handler (``None`` otherwise): the
-    handler's source label plus the record's redelivery-stable id (``shapes.record_id``)."""
-    if not work.spec.idempotent:
-        return None
-    rid = record_id(work.spec.source, work.record)
-    if rid is None:
-        return None
-    where = f"sqs:{work.spec.queue_name}" if work.spec.source == "sqs" else work.spec.label
-    return f"{where}#{rid}"
-
 
 async def run_one(app: App, work: Routed, fields: Mapping[str, Any]) -> Any:
-    """Run one record through its handler with a fresh context; return the handler's result.
+    """Run one record through its handler with a fresh context; return the handler's result
+    (for an ``idempotent=True`` handler and a record processed already: the recorded one)."""
+    from relaykit.events.runner import Runner
 
-    For an ``idempotent=True`` handler a record already marked processed is skipped (``None`` is
-    returned) and a record whose handler succeeds is marked.
-    """
-    key = idempotency_key(work)
-    if key is not None and await markers_for(app).seen(key):
-        logger.info("%s: record %s already processed; skipped", work.spec.label, key)
-        return None
-    meta = dict(fields.get("meta") or ())
-    meta["source"] = work.spec.source
-    rid = record_id(work.spec.source, work.record)
-    if rid is not None:
-        meta["record_id"] = rid
-    options = dict(fields)
-    options["meta"] = meta
-    ctx = app.new_context(work.spec.handler, **options)
-    value = record_value(work.spec, work.record) if work.spec.handler.takes_body else None
-    result = await call_task(work.spec.handler, value, ctx)
-    if key is not None:
-        await markers_for(app).mark(key)
-    return result
+    return await Runner(app, fields).start(work.spec, work.record)
 
 
 async def run_all(app: App, works: Sequence[Routed], fields: Mapping[str, Any]) -> None:
     """Run the work of one record (several S3 notifications in one message: in order)."""
-    for work in works:
-        await run_one(app, work, fields)
+    from relaykit.events.runner import Runner
+
+    await Runner(app, fields).run_all(works)

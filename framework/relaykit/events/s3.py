@@ -5,13 +5,11 @@ destination apply."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
-from relaykit.events.base import Environment, Outcome
-
-logger = logging.getLogger("relaykit.events")
+from relaykit.events.base import Environment, Outcome, invocation_of
+from relaykit.events.shapes import is_records_of  # stdlib-only, loaded with the kinds
 
 
 class RecordsFailed(Exception):
@@ -27,8 +25,6 @@ class S3Events:
         self.env = env
 
     def matches(self, event: Mapping[str, Any]) -> bool:
-        from relaykit.events.shapes import is_records_of
-
         return is_records_of(event, "aws:s3")
 
     def correlation_id(self, event: Mapping[str, Any]) -> str | None:
@@ -40,18 +36,18 @@ class S3Events:
         return None
 
     async def handle(self, event: dict[str, Any], context: Any) -> Outcome:
-        from relaykit.events.records import route_s3, run_one
-        from relaykit.invocation import from_lambda
+        from relaykit.events.records import route_s3
+        from relaykit.events.runner import Runner, log_failure
 
         app = self.env.app
         works = [route_s3(app, record) for record in event["Records"]]
-        fields = from_lambda(context).context_fields()
+        runner = Runner(app, invocation_of(context).context_fields())
         failed: list[str] = []
         for work in works:
             try:
-                await run_one(app, work, fields)
-            except Exception:
-                logger.exception("S3 record for %s failed", work.spec.label)
+                await runner.start(*work)
+            except Exception as exc:
+                log_failure(exc, "S3 record", [work])
                 failed.append(work.spec.label)
         if failed:
             raise RecordsFailed(f"{len(failed)} of {len(works)} S3 records failed: {failed}")

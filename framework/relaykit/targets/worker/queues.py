@@ -8,7 +8,9 @@ failure in a group leaves the rest of that group unprocessed (Powertools'
 running or waiting for its delete, one heartbeat extends the visibility of those messages every
 half visibility timeout (``ChangeMessageVisibilityBatch``). Succeeded messages are deleted
 together when the batch ends (``DeleteMessageBatch``); a failed or unprocessed message is left
-alone and becomes visible again, so the queue's redrive policy applies.
+alone and becomes visible again, so the queue's redrive policy applies. That includes a message
+of an ``idempotent=True`` handler that another delivery is processing right now
+(``RecordInProgress``): it is retried once that delivery has finished or its marker expired.
 """
 
 from __future__ import annotations
@@ -219,13 +221,17 @@ class QueuePoller:
         succeeded: list[dict[str, Any]],
     ) -> None:
         """Run records in order; at the first failure, leave the rest for redelivery."""
-        from relaykit.events.records import route_sqs, run_all
+        from relaykit.events.records import route_sqs
+        from relaykit.events.runner import Runner, log_failure
 
+        runner = Runner(self.app, {"target": "container"})
         for index, record in enumerate(records):
+            works: list[Any] = []
             try:
-                await run_all(self.app, route_sqs(self.app, record), {"target": "container"})
-            except Exception:
-                logger.exception("message %s of %s failed", record["messageId"], self.queue.name)
+                works = route_sqs(self.app, record)
+                await runner.run_all(works)
+            except Exception as exc:
+                log_failure(exc, f"message {record['messageId']} of {self.queue.name}", works)
                 self.stats.failed += 1
                 for left in records[index:]:
                     pending.pop(left["messageId"], None)  # no more heartbeats: redelivered
