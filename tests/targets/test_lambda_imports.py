@@ -47,7 +47,8 @@ def test_building_app_and_lambda_handler_loads_nothing_heavy() -> None:
 
 
 def test_first_event_loads_adapters_but_not_tracer_or_sdks() -> None:
-    """Serving an HTTP event loads FastAPI, Mangum and Powertools Metrics; no X-Ray SDK, no SDKs."""
+    """Serving an HTTP event loads FastAPI and Mangum; no X-Ray SDK, no SDKs, and not
+    Powertools Metrics either (relaykit writes the EMF line itself: ~36 ms less cold start)."""
     event = json.loads((ROOT / "tests" / "events" / "http_api_v2.json").read_text())
     modules = loaded_after(
         "import quickstart, io, contextlib\n"
@@ -56,4 +57,5 @@ def test_first_event_loads_adapters_but_not_tracer_or_sdks() -> None:
         "    quickstart.handler(event, None)\n"
     )
     assert sorted(m for m in EVENT_HEAVY if m in modules) == []
-    assert {"fastapi", "mangum", "aws_lambda_powertools.metrics"} <= modules
+    assert {"fastapi", "mangum"} <= modules
+    assert "aws_lambda_powertools.metrics" not in modules

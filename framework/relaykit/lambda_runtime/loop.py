@@ -3,9 +3,11 @@
 Every invocation goes through the same dispatch seam as ``app.lambda_handler`` (the event kinds,
 their logging and metrics), awaited on this process's one event loop. HTTP events that the HTTP
 kind wants streamed (Function URLs in RESPONSE_STREAM mode) are written to a chunked streaming
-response; everything else is answered buffered. An invocation error is posted to ``/error`` with
-the standard error JSON and no stack trace (the traceback goes to the log); a 413 from the API is
-not followed by an ``/error`` post; a 500 from the API ends the process, as the API asks.
+response; everything else is answered buffered. The invocation's metrics line is written after
+its response is posted, so it never delays the caller. An invocation error is posted to
+``/error`` with the standard error JSON and no stack trace (the traceback goes to the log); a 413
+from the API is not followed by an ``/error`` post; a 500 from the API ends the process, as the
+API asks.
 """
 
 from __future__ import annotations
@@ -119,15 +121,21 @@ class Runtime:
             return stream
 
         try:
-            result = await self.handler.dispatch(event, context, open_stream)
+            result, flush_metrics = await self.handler.respond(event, context, open_stream)
         except RuntimeGone:
             raise
         except Exception as exc:
             await self._report(request_id, exc, streamed=bool(opened))
             return
-        if opened:
-            return
-        await self._respond(request_id, result)
+        try:
+            if not opened:
+                await self._respond(request_id, result)
+        finally:
+            # After the response: the caller has it while the metrics line is written.
+            try:
+                flush_metrics()
+            except Exception:
+                logger.error("writing the invocation's metrics failed", exc_info=True)
 
     async def _respond(self, request_id: str, result: Any) -> None:
         if isinstance(result, bytes | bytearray):

@@ -20,13 +20,15 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from contextlib import nullcontext
+from functools import partial
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from relaykit import events, logs
 from relaykit.errors import UnknownEventError
-from relaykit.events.base import EventKind, Outcome, StreamOpener
+from relaykit.events.base import SERVING, EventKind, Outcome, StreamOpener
 from relaykit.invocation import from_lambda
 from relaykit.targets.lambda_observe import Observer
 
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from relaykit.app import App
 
 T = TypeVar("T")
+_UNTRACED = nullcontext()  # reusable: no X-Ray subsegment when tracing is off
 logger = logging.getLogger("relaykit.lambda")
 
 
@@ -167,7 +170,22 @@ class LambdaHandler:
         """Serve one event on the running loop; return the response (``None`` when streamed).
 
         ``open_stream`` is given by a runtime that can stream: kinds that want to answer this
-        event as a stream open it and write to it instead of returning a response.
+        event as a stream open it and write to it instead of returning a response. The
+        invocation's metrics are flushed before this returns.
+        """
+        response, flush = await self.respond(event, context, open_stream)
+        flush()
+        return response
+
+    async def respond(
+        self, event: Any, context: Any, open_stream: StreamOpener | None = None
+    ) -> tuple[Any, Callable[[], None]]:
+        """``dispatch`` for a runtime that posts the response itself: the response, and the call
+        that flushes the invocation's metrics, to be made once the response is on its way.
+
+        The metrics line (and, on an environment's first invocation, the import of Powertools'
+        metrics) then never delays the caller; the latency it records is still the time to the
+        response. When serving raises, the metrics are flushed before the error propagates.
         """
         cold, self._cold = self._cold, False
         began = time.perf_counter()
@@ -180,24 +198,27 @@ class LambdaHandler:
         except UnknownEventError as exc:
             with logs.invocation_fields(**invocation.log_fields()):
                 logger.error("%s", exc)
-                body = {"error": {"type": "unknown_event", "message": str(exc)}}
-                outcome = Outcome(body, "other", error=True)
-                observer.record(outcome, _ms(began), cold)
-            return outcome.response
+            body = {"error": {"type": "unknown_event", "message": str(exc)}}
+            outcome = Outcome(body, "other", error=True)
+            return outcome.response, partial(observer.record, outcome, _ms(began), cold)
         fields = invocation.log_fields()
         with logs.invocation_fields(**fields, correlation_id=kind.correlation_id(event)):
             outcome = Outcome(None, "other", error=True)
+            serving = SERVING.set((context, invocation))  # the kinds read it, not the context
             try:
-                with observer.traced(kind.name, cold):
+                with observer.traced(kind.name, cold) if observer.tracing else _UNTRACED:
                     streaming = open_stream is not None and _wants_stream(kind, event)
                     if streaming:
                         assert open_stream is not None
                         outcome = await kind.stream(event, context, open_stream)  # type: ignore[attr-defined]
                     else:
                         outcome = await kind.handle(event, context)
-            finally:
+            except BaseException:
                 observer.record(outcome, _ms(began), cold)
-        return outcome.response
+                raise
+            finally:
+                SERVING.reset(serving)
+        return outcome.response, partial(observer.record, outcome, _ms(began), cold)
 
 
 def _wants_stream(kind: EventKind, event: Any) -> bool:

@@ -164,11 +164,13 @@ def check_scope(scope: MutableMapping[str, Any]) -> None:
         raise MalformedEvent("the path (path or rawPath) must be a string")
     if not isinstance(scope.get("query_string", b""), bytes):
         raise MalformedEvent("the query string parameters must be strings")
-    for pair in scope.get("headers", []):
+    for pair in scope.get("headers", ()):
+        # Unrolled (no generator per header): this runs on every HTTP invocation.
         if not (
             isinstance(pair, list | tuple)
             and len(pair) == 2
-            and all(isinstance(part, bytes) for part in pair)
+            and isinstance(pair[0], bytes)
+            and isinstance(pair[1], bytes)
         ):
             raise MalformedEvent("header names and values must be strings")
 
