@@ -32,7 +32,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO, cast
 
 if TYPE_CHECKING:
     from relaykit.context import Context
@@ -251,6 +251,46 @@ def build_recorder(settings: Settings, **options: Any) -> Recorder | None:
     """The recorder the ``measure`` setting asks for, or ``None`` when it is off."""
     mode = resolve_mode(settings)
     return None if mode == "off" else Recorder(settings, mode, **options)
+
+
+class _Invocation:
+    """What a ``Probe`` reads of a ``Context``, for an event invocation that has no single
+    context: its records each have one."""
+
+    __slots__ = ("handler", "target", "usage")
+
+    def __init__(self, handler: str, target: str) -> None:
+        self.handler = handler
+        self.target = target
+        self.usage: Any = None
+
+
+class _Calls:
+    """The model calls of several usage meters, as one meter (``.calls``)."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self, meters: list[Any]) -> None:
+        self.calls = [call for meter in meters if meter is not None for call in meter.calls]
+
+
+class EventProbe:
+    """One measurement of an event invocation (an SQS, S3, DynamoDB or EventBridge batch on
+    Lambda, a received batch in the container worker): wall and CPU time of the whole batch,
+    and the model calls of every record (their contexts' meters are collected in ``meters``
+    while it runs: ``relaykit.events.base.USAGE_METERS``)."""
+
+    __slots__ = ("_invocation", "_probe", "meters")
+
+    def __init__(self, recorder: Recorder, handler: str, target: str) -> None:
+        self.meters: list[Any] = []
+        self._invocation = _Invocation(handler, target)
+        self._probe = recorder.start(cast("Context", self._invocation), "event", streamed=False)
+
+    def finish(self, handler: str, *, error: bool) -> None:
+        self._invocation.handler = handler
+        self._invocation.usage = _Calls(self.meters)
+        self._probe.finish(0, error=error)
 
 
 class Probe:

@@ -162,3 +162,42 @@ def test_the_example_profile_prices_the_example_app(
     assert code == 0
     (research,) = data["handlers"]
     assert research["handler"] == "/research" and research["recommended"] == "fargate-arm64"
+
+
+SOURCES_APP = """
+from relaykit import App, Context
+
+app = App("sourced", settings={"local_model_delay": 0, "measure": "log", "metrics": False})
+
+@app.on_sqs("orders")
+async def summarise(body: dict[str, str], ctx: Context) -> None:
+    await ctx.llm.complete([{"role": "user", "content": body["text"]}])
+"""
+
+
+def test_event_source_handlers_are_advised_from_their_batch_measurements(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An ``on_sqs`` handler measured on Lambda (one line per delivered batch) gets advice of
+    its own, with the queue as its front door."""
+    (tmp_path / "sourced.py").write_text(SOURCES_APP)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "sourced", raising=False)
+    app = load_app(str(tmp_path / "sourced.py:app"))
+    event = json.loads((Path(__file__).parent.parent / "events" / "sqs.json").read_text())
+    handler = app.lambda_handler
+    try:
+        for _ in range(3):
+            assert handler(event, None) == {"batchItemFailures": []}
+    finally:
+        handler.close()
+    log = tmp_path / "lambda.log"
+    log.write_text(capsys.readouterr().out)
+    code = main(["advise", str(tmp_path / "sourced.py:app"), "--from-logs", str(log),
+                 "--rps", "2", "--json"])  # fmt: skip
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    (entry,) = data["handlers"]
+    assert entry["handler"] == "summarise" and entry["workload"]["samples"] == 3
+    assert entry["profile"]["front_door"] == "sqs"
+    assert entry["recommended"] in {o["option"] for o in entry["options"]}

@@ -182,3 +182,29 @@ def test_auto_mode_follows_the_runner_and_the_target(tmp_path: Path) -> None:
     lambda_app = App("l", settings={"measure": "auto", "target": "lambda"}, config_dir=tmp_path)
     assert resolve_mode(lambda_app.settings, {}) == "log"
     assert build(tmp_path, "off").recorder is None
+
+
+def test_an_sqs_batch_on_lambda_is_one_measurement_with_every_records_model_calls(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An SQS event of three records through ``app.lambda_handler``: one ``event`` measurement for
+    the invocation (Lambda bills the batch), named after the handler, counting every record's
+    model calls; a measured invocation changes nothing in the batch response."""
+    app = build(tmp_path, "log")
+    asked: list[str] = []
+
+    @app.on_sqs("orders")
+    async def summarise(body: dict[str, str], ctx: Context) -> None:
+        reply = await ctx.llm.complete([{"role": "user", "content": body["text"]}])
+        asked.append(reply.text)
+
+    event = json.loads((EVENTS / "sqs.json").read_text())
+    handler = app.lambda_handler
+    try:
+        response = handler(event, LambdaContext())
+    finally:
+        handler.close()
+    assert response == {"batchItemFailures": []} and len(asked) == len(event["Records"]) == 3
+    (m,) = lines_of(capsys.readouterr().out, tmp_path)
+    assert (m.handler, m.kind, m.target, m.error) == ("summarise", "event", "lambda", False)
+    assert m.model_calls == 3 and m.input_tokens > 0 and m.wall_s > 0

@@ -118,6 +118,27 @@ def advise_app(app: App, args: Any) -> tuple[list[Any], list[str]]:
             notes.append(f"{spec.path}: no traffic given (--rps, --per-month or rps in --profile)")
             continue
         advices.append(advise(workload, traffic, prices))
+    for source in app.sources:  # event-source handlers: measured once per delivered batch
+        name = source.handler.name
+        if args.handler and name not in args.handler and source.label not in args.handler:
+            continue
+        door = "sqs" if source.source in ("sqs", "s3") else "none"
+        values = {"front_door": door, **table.get("defaults", {}), **table.get(name, {})}
+        values = {**values, **table.get(source.label, {}), **flags}
+        items = [m for m in found if m.handler == name]
+        workload = profiles.workload_from(name, "task", items)
+        if workload is None:
+            notes.append(
+                f"{source.label} ({name}): no measurements; deliver it events under "
+                "`relaykit dev` or pass --from-logs"
+            )
+            continue
+        workload = profiles.apply_overrides(workload, values)
+        traffic = profiles.build_profile(values, prices.hours)
+        if traffic.mean_rps <= 0:
+            notes.append(f"{source.label}: no traffic given (--rps, --per-month or rps)")
+            continue
+        advices.append(advise(workload, traffic, prices))
     return advices, notes
 
 

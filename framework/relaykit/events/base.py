@@ -27,6 +27,12 @@ read from it (set by ``LambdaHandler.dispatch`` around ``handle``), so a kind ne
 again: see ``invocation_of``."""
 
 
+USAGE_METERS: ContextVar[list[Any] | None] = ContextVar("relaykit_usage_meters", default=None)
+"""While an event invocation is measured: the list that collects the usage meter of every
+record's ``Context`` (``relaykit.measure.EventProbe``), so one measurement sums their model
+calls."""
+
+
 def invocation_of(context: Any) -> Invocation:
     """The ``Invocation`` of ``context``: the one the environment read for the event being
     served, or read now (``relaykit.invocation.from_lambda``) when called outside one."""

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from relaykit.context import Context, new_request_id
 from relaykit.dispatch import call_task, encode_output
+from relaykit.events.base import USAGE_METERS
 from relaykit.events.records import Routed, queue_handler, route_sqs, value_reader
 from relaykit.events.shapes import record_id
 from relaykit.sources import SourceSpec
@@ -249,6 +250,7 @@ class Runner:
         meta = dict(self.meta)
         meta["source"] = source = plan.spec.source
         fresh_ids, new = self.fresh_ids, Context.__new__
+        meters = USAGE_METERS.get()  # the invocation is measured: collect each record's meter
 
         def make(record: Mapping[str, Any]) -> Context:
             ctx: Context = new(Context)
@@ -260,6 +262,8 @@ class Runner:
             if fresh_ids:
                 ctx.request_id = new_request_id()
             ctx.llm = bind(model, ctx)
+            if meters is not None:
+                meters.append(ctx.usage)
             return ctx
 
         return make

@@ -28,14 +28,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from relaykit import events, logs
 from relaykit.errors import UnknownEventError
-from relaykit.events.base import SERVING, EventKind, Outcome, StreamOpener
+from relaykit.events.base import SERVING, USAGE_METERS, EventKind, Outcome, StreamOpener
 from relaykit.invocation import from_lambda
 from relaykit.targets.lambda_observe import Observer
 
 if TYPE_CHECKING:
     from relaykit.app import App
+    from relaykit.measure import EventProbe
 
 T = TypeVar("T")
+MEASURED_KINDS = frozenset({"sqs", "s3", "dynamodb", "eventbridge", "schedule"})
+"""Event kinds measured once per invocation (``relaykit.measure.EventProbe``)."""
 _UNTRACED = nullcontext()  # reusable: no X-Ray subsegment when tracing is off
 logger = logging.getLogger("relaykit.lambda")
 
@@ -202,6 +205,8 @@ class LambdaHandler:
             outcome = Outcome(body, "other", error=True)
             return outcome.response, partial(observer.record, outcome, _ms(began), cold)
         fields = invocation.log_fields()
+        probe = self._measure(kind.name)
+        meters = USAGE_METERS.set(probe.meters) if probe is not None else None
         with logs.invocation_fields(**fields, correlation_id=kind.correlation_id(event)):
             outcome = Outcome(None, "other", error=True)
             serving = SERVING.set((context, invocation))  # the kinds read it, not the context
@@ -218,7 +223,22 @@ class LambdaHandler:
                 raise
             finally:
                 SERVING.reset(serving)
+                if probe is not None and meters is not None:
+                    USAGE_METERS.reset(meters)
+                    probe.finish(outcome.handler, error=outcome.error)
         return outcome.response, partial(observer.record, outcome, _ms(began), cold)
+
+    def _measure(self, kind: str) -> EventProbe | None:
+        """A measurement of this event invocation when the app records them and ``kind`` is
+        an event source (HTTP requests and workflow steps are measured where they run)."""
+        if kind not in MEASURED_KINDS:
+            return None
+        recorder = self._app.recorder
+        if recorder is None:
+            return None
+        from relaykit.measure import EventProbe
+
+        return EventProbe(recorder, kind, "lambda")
 
 
 def _wants_stream(kind: EventKind, event: Any) -> bool:

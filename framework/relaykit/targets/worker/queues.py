@@ -221,22 +221,36 @@ class QueuePoller:
         succeeded: list[dict[str, Any]],
     ) -> None:
         """Run records in order; at the first failure, leave the rest for redelivery."""
+        from relaykit.events.base import USAGE_METERS
         from relaykit.events.records import route_sqs
         from relaykit.events.runner import Runner, log_failure
+        from relaykit.measure import EventProbe
 
+        recorder = self.app.recorder
+        probe = None if recorder is None else EventProbe(recorder, "sqs", "container")
+        meters = USAGE_METERS.set(probe.meters) if probe is not None else None
         runner = Runner(self.app, {"target": "container"})
-        for index, record in enumerate(records):
-            works: list[Any] = []
-            try:
-                works = route_sqs(self.app, record)
-                await runner.run_all(works)
-            except Exception as exc:
-                log_failure(exc, f"message {record['messageId']} of {self.queue.name}", works)
-                self.stats.failed += 1
-                for left in records[index:]:
-                    pending.pop(left["messageId"], None)  # no more heartbeats: redelivered
-                return
-            succeeded.append(record)
+        names: set[str] = set()
+        failed = False
+        try:
+            for index, record in enumerate(records):
+                works: list[Any] = []
+                try:
+                    works = route_sqs(self.app, record)
+                    names.update(work.spec.handler.name for work in works)
+                    await runner.run_all(works)
+                except Exception as exc:
+                    log_failure(exc, f"message {record['messageId']} of {self.queue.name}", works)
+                    self.stats.failed += 1
+                    failed = True
+                    for left in records[index:]:
+                        pending.pop(left["messageId"], None)  # no more heartbeats: redelivered
+                    return
+                succeeded.append(record)
+        finally:
+            if probe is not None and meters is not None:  # one measurement per group
+                USAGE_METERS.reset(meters)
+                probe.finish(names.pop() if len(names) == 1 else "sqs", error=failed)
 
     async def _heartbeat(self, pending: dict[str, str]) -> None:
         if self.queue.visibility <= 0:
