@@ -1,12 +1,29 @@
-"""Shared fixtures: real ``relaykit serve`` subprocesses on loopback."""
+"""Shared fixtures: real ``relaykit serve`` subprocesses on loopback; and the sentinel check:
+no test may print the sentinel API key (``support.SENTINEL_KEY``) to stdout, stderr or the
+log, in any phase."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
+import pluggy
 import pytest
 
-from support import Server, start_server, stop_server
+from support import SENTINEL_KEY, Server, start_server, stop_server
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
+    """Fail a test whose captured output (stdout, stderr, log records) shows the sentinel key:
+    every key relaykit is given in the suite is that sentinel, so this covers the whole suite."""
+    outcome = yield
+    report = outcome.get_result()
+    leaked = [name for name, text in report.sections if SENTINEL_KEY in text]
+    if leaked and report.passed:
+        report.outcome = "failed"
+        report.longrepr = f"the sentinel API key appeared in {', '.join(leaked)}"
 
 
 @pytest.fixture(scope="module")

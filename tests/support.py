@@ -13,6 +13,11 @@ from pathlib import Path
 
 import httpx
 
+SENTINEL_KEY = "sk-ant-sentinel-0f3c9a7e-NEVER-PRINTED"
+"""A secret the tests hand to relaykit as an API key (Anthropic, the auth tests' keys, the storm
+run's workers). ``tests/conftest.py`` fails any test whose captured stdout, stderr or log
+contains it: relaykit must never print a key, whatever the path."""
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 

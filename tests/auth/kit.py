@@ -18,11 +18,11 @@ import jwt
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from support import free_port
+from support import SENTINEL_KEY, free_port
 
 ISSUER_PATH = ""
 AUDIENCE = "relaykit-tests"
-ALICE_KEY = "alice-key-0123456789abcdef"
+ALICE_KEY = f"alice-{SENTINEL_KEY}"
 BOB_KEY = "bob-key-0123456789abcdef00"
 OPS_KEY = "ops-key-0123456789abcdef000"
 KEYS = {

@@ -12,8 +12,9 @@ from relaykit.llm.retry import ProviderError
 from relaykit.model import Reply, TextDelta, ToolCallDelta, Usage, tool_result
 from stubs.anthropic_api import AnthropicStub, Turn, error
 from stubs.recording import Collect, Sleeps, policy
+from support import SENTINEL_KEY
 
-KEY = "sk-ant-test-0123456789-SECRET"
+KEY = SENTINEL_KEY
 ASK = [{"role": "user", "content": "hello"}]
 
 

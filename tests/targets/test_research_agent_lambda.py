@@ -33,6 +33,7 @@ from relaykit.llm.local import LocalModel
 from relaykit.local.emulator import Emulator, FunctionConfig
 from relaykit.local.emulator.emulator import stderr_log_sink
 from stubs.anthropic_api import AnthropicStub, Turn, error
+from support import SENTINEL_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -525,7 +526,7 @@ def test_a_529_storm_from_the_model_api_delays_the_run_but_not_its_result(tmp_pa
     with AnthropicStub(HostedResearchModel()) as stub:
         hosted = {
             "RELAYKIT_MODEL": "anthropic:claude-sonnet-4-6",
-            "ANTHROPIC_API_KEY": "sk-ant-storm-test",
+            "ANTHROPIC_API_KEY": SENTINEL_KEY,
             "ANTHROPIC_BASE_URL": stub.url,
         }
         calm_store = f"sqlite:///{tmp_path / 'calm.db'}"
