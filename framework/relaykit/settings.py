@@ -270,6 +270,19 @@ def _parse_auth(kind: str) -> Callable[[Any], Any]:
     return parse
 
 
+def _parse_paths(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError(f"got {value!r}", "handler paths, comma-separated or a list")
+    paths = tuple(str(item).strip() for item in items if str(item).strip())
+    for path in paths:
+        if not path.startswith("/"):
+            raise ValueError(f"{path!r} does not start with /", "handler paths such as /ask")
+    return paths or None
+
+
 def _parse_placement(value: Any) -> PlacementTable:
     from relaykit.placement import parse_table  # stdlib-only; loaded when a file sets it
 
@@ -314,6 +327,16 @@ FIELDS: tuple[Field, ...] = (
         6 * 1024 * 1024,
         "Largest request body accepted, in bytes; larger bodies get a 413. Default 6 MiB, "
         "Lambda's synchronous payload limit.",
+    ),
+    Field(
+        "serve_paths",
+        _parse_paths,
+        None,
+        "HTTP: serve only these handler paths (comma-separated); the app's other tasks, "
+        "streams and workflows answer 404 here, and the runs API is served only with a "
+        "workflow. The deploy config sets it on each Lambda function, so a function's URL or "
+        "route serves only the handlers placed on it. Event sources, continuations and sweeps "
+        "are not affected. Default: every handler.",
     ),
     Field(
         "max_stream_seconds",
@@ -715,6 +738,7 @@ class Settings:
     store_encryption_plaintext: str = "read"
     model: str = "local"
     max_body_bytes: int = 6 * 1024 * 1024
+    serve_paths: tuple[str, ...] | None = None
     max_stream_seconds: float | None = None
     max_active_runs_per_caller: int | None = None
     log_level: str = "INFO"

@@ -31,11 +31,19 @@ def test_hybrid_template_translates_and_lints_clean(hybrid: App, tmp_path: Path)
     variables = chat["Environment"]["Variables"]
     assert variables["AWS_LAMBDA_EXEC_WRAPPER"] == "/var/task/relaykit-wrapper"
     assert variables["RELAYKIT_LAMBDA_RESPONSE_MODE"] == "auto"
+    assert variables["RELAYKIT_SERVE_PATHS"] == "/chat"  # its URL serves that handler only
+    assert resources["Ask"]["Properties"]["Environment"]["Variables"]["RELAYKIT_SERVE_PATHS"] == (
+        "/ask"
+    )
     assert resources["Ask"]["Properties"]["Handler"] == "relaykit_handler.handler"
     assert resources["Ask"]["Properties"]["ReservedConcurrentExecutions"] == 20
     research = resources["Research"]["Properties"]
     assert research["Timeout"] == 900
     assert research["Environment"]["Variables"]["RELAYKIT_WORKFLOW_INVOCATION_BUDGET"] == "900"
+    assert (
+        "RELAYKIT_SERVE_PATHS"
+        not in resources["SqsTickets"]["Properties"]["Environment"]["Variables"]
+    )
     mapping = resources["SqsTicketsMapping"]["Properties"]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     invoke = resources["ResearchEventInvokeConfig"]["Properties"]

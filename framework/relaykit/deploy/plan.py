@@ -2,7 +2,8 @@
 resources, once, so that the SAM and Terraform renderers only translate.
 
 One Lambda function per handler placed on Lambda (each has its own memory, timeout and
-concurrency; all share the one zip or image). ``lambda-stream`` functions run relaykit's runtime
+concurrency; all share the one zip or image; ``RELAYKIT_SERVE_PATHS`` makes each serve only its
+own handler over HTTP, plus the runs API when it is a workflow). ``lambda-stream`` functions run relaykit's runtime
 on the managed Python runtime through ``AWS_LAMBDA_EXEC_WRAPPER`` (Handler ``MODULE:APP``) behind
 a Function URL in ``RESPONSE_STREAM`` mode; ``lambda`` functions run ``relaykit_handler.handler``
 behind an API Gateway HTTP API route. Event sources get an event source mapping or an
@@ -137,6 +138,8 @@ def build_plan(
         durable = workflow or bool(source and source.idempotent)
         env = {"RELAYKIT_TARGET": "lambda"}
         env["RELAYKIT_LAMBDA_RESPONSE_MODE"] = "auto" if streaming else "buffered"
+        if source is None:  # its URL or route serves this handler only (and the runs API)
+            env["RELAYKIT_SERVE_PATHS"] = placement.name
         if workflow:
             env["RELAYKIT_WORKFLOW_INVOCATION_BUDGET"] = str(placement.function_timeout)
         if streaming and not code.startswith("image:"):  # the managed runtime cannot stream

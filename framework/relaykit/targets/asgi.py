@@ -31,7 +31,7 @@ from relaykit import logs
 from relaykit.auth.types import PRINCIPAL_KEY, Principal
 from relaykit.context import Context
 from relaykit.dispatch import iter_chunks, parse_json, run_task, validate_input
-from relaykit.errors import PayloadTooLarge, RequestError
+from relaykit.errors import ConfigError, PayloadTooLarge, RequestError
 from relaykit.handlers import HandlerSpec
 from relaykit.invocation import from_lambda
 from relaykit.targets.http_auth import Endpoint, add_docs, auth_log, not_found, protect
@@ -210,7 +210,8 @@ def add_routes(router: APIRouter, app: App, registry: SchemaRegistry, prefix: st
     if guard is not None:
         guard.check_paths(spec.path for spec in app.handlers)
         registry.security_schemes.update(guard.security_schemes())
-    for spec in app.handlers:
+    served = served_handlers(app)
+    for spec in served:
         if spec.kind == "workflow":
             endpoint: Endpoint = runs.start(spec)
         elif spec.kind == "task":
@@ -242,13 +243,30 @@ def add_routes(router: APIRouter, app: App, registry: SchemaRegistry, prefix: st
             response_class=Response,
             status_code=202 if spec.kind == "workflow" else 200,
         )
-    if any(spec.kind == "workflow" for spec in app.handlers):
+    if any(spec.kind == "workflow" for spec in served):
         add_runs_routes(
             router,
             runs,
             wrap=lambda endpoint: protect(endpoint, guard),
             openapi_extra=security_extra(guard.security()) if guard is not None else None,
         )
+
+
+def served_handlers(app: App) -> list[HandlerSpec]:
+    """The handlers this deployment serves over HTTP: all of them, or those the
+    ``serve_paths`` setting names (a path the app does not have is a ``ConfigError``)."""
+    wanted = app.settings.serve_paths
+    if wanted is None:
+        return list(app.handlers)
+    known = {spec.path for spec in app.handlers}
+    unknown = [path for path in wanted if path not in known]
+    if unknown:
+        raise ConfigError(
+            "serve_paths",
+            f"names {', '.join(unknown)}, which the app does not have",
+            ", ".join(sorted(known)) or "no handlers",
+        )
+    return [spec for spec in app.handlers if spec.path in wanted]
 
 
 def build_router(app: App, prefix: str = "") -> APIRouter:
