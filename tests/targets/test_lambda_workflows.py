@@ -27,26 +27,33 @@ def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('wf') / 'runs.db'}"
 
 
-@pytest.fixture(scope="module")
-def emu(store_url: str) -> Iterator[Emulator]:
-    env = {
+def workflow_function(name: str, store_url: str, concurrency: int, **env: str) -> FunctionConfig:
+    """``workflow_lambda_app`` on relaykit's runtime: a 3 s timeout, a 0.4 s margin."""
+    variables = {
         "PYTHONPATH": str(APPS),
         "RELAYKIT_STORE": store_url,
         "RELAYKIT_WORKFLOW_MARGIN": "0.4",
         "RELAYKIT_WORKFLOW_INVOCATION_BUDGET": "3",
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
+        **env,
     }
-    config = FunctionConfig(
-        name="workflows",
+    return FunctionConfig(
+        name=name,
         command=[sys.executable, "-m", "relaykit.lambda_runtime", "workflow_lambda_app:app"],
-        env=env,
+        env=variables,
         handler="workflow_lambda_app:app",
         task_root=str(APPS),
         timeout=3.0,
         invoke_mode="RESPONSE_STREAM",
-        concurrency=4,
+        concurrency=concurrency,
     )
+
+
+@pytest.fixture(scope="module")
+def emu(store_url: str) -> Iterator[Emulator]:
+    config = workflow_function("workflows", store_url, 4)
+    env = config.env  # the emulator reads it when a worker starts
     emulator = Emulator([config], retry_delay_scale=0.001)
     with emulator.running() as running:
         # Workers start on the first invocation and read their environment then: they reach the
@@ -99,25 +106,14 @@ def test_sqs_continuations_carry_a_long_run_to_the_end(tmp_path: Path) -> None:
     with moto_server() as endpoint:
         queues = sqs(endpoint)
         queue_url = make_queue(queues, "continuations", visibility=10)
-        env = {
-            "PYTHONPATH": str(APPS),
-            "RELAYKIT_STORE": store_url,
-            "RELAYKIT_WORKFLOW_MARGIN": "0.4",
-            "RELAYKIT_WORKFLOW_INVOCATION_BUDGET": "3",
-            "RELAYKIT_WORKFLOW_CONTINUATION": "sqs",
-            "RELAYKIT_WORKFLOW_QUEUE_URL": queue_url,
-            "AWS_ENDPOINT_URL_SQS": endpoint,
+        config = workflow_function(
+            "sqs-workflows",
+            store_url,
+            2,
+            RELAYKIT_WORKFLOW_CONTINUATION="sqs",
+            RELAYKIT_WORKFLOW_QUEUE_URL=queue_url,
+            AWS_ENDPOINT_URL_SQS=endpoint,
             **CREDENTIALS,
-        }
-        config = FunctionConfig(
-            name="sqs-workflows",
-            command=[sys.executable, "-m", "relaykit.lambda_runtime", "workflow_lambda_app:app"],
-            env=env,
-            handler="workflow_lambda_app:app",
-            task_root=str(APPS),
-            timeout=3.0,
-            invoke_mode="RESPONSE_STREAM",
-            concurrency=2,
         )
         with Emulator([config], retry_delay_scale=0.001).running() as emu:
             invoker = boto3.client(

@@ -95,29 +95,12 @@ def expected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The report of an uninterrupted in-process run (no delays): what every run must return."""
     store = f"sqlite:///{tmp_path_factory.mktemp('reference') / 'runs.db'}"
     module = load_example({"RELAYKIT_STORE": store, "RELAYKIT_LOCAL_MODEL_DELAY": "0"})
-    app: App = module.app
-
-    async def run() -> dict[str, Any]:
-        run_id = await app.engine.start(
-            "/research", input=module.Research(question=QUESTION, io_delay=0)
-        )
-        for _ in range(600):
-            view = await app.engine.get(run_id)
-            if view.status in ("completed", "failed"):
-                break
-            await asyncio.sleep(0.05)
-        assert view.status == "completed", view.error
-        result: dict[str, Any] = view.result
-        return result
-
-    return asyncio.run(run())
+    return asyncio.run(run_in_process(module, io_delay=0))
 
 
 def load_example(env: dict[str, str]) -> ModuleType:
     """A fresh import of the example under ``env`` (settings are read at import)."""
-    saved = {key: os.environ.get(key) for key in [*env, "RELAYKIT_MODEL"]}
-    os.environ.update({"RELAYKIT_MODEL": "local", **env})
-    try:
+    with environ({"RELAYKIT_MODEL": "local", **env}):
         spec = importlib.util.spec_from_file_location(
             f"research_agent_{time.monotonic_ns()}", EXAMPLES / "research_agent.py"
         )
@@ -126,12 +109,6 @@ def load_example(env: dict[str, str]) -> ModuleType:
         sys.modules[spec.name] = module  # pydantic resolves the models' annotations there
         spec.loader.exec_module(module)
         return module
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def observe(store_url: str) -> App:
@@ -505,6 +482,7 @@ class HostedResearchModel:
 
 @contextlib.contextmanager
 def environ(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in ``os.environ`` inside the block; the previous values restored after."""
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     try:
