@@ -28,7 +28,9 @@ class DynamoDBEvents:
         return str(records[0].get("eventID")) if records else None
 
     async def prepare(self) -> None:
-        import relaykit.events.batch  # noqa: F401
+        # Only an app with handlers for these records pays for the batch machinery at init.
+        if any(spec.source == "dynamodb" for spec in self.env.app.sources):
+            import relaykit.events.batch  # noqa: F401
 
     async def handle(self, event: dict[str, Any], context: Any) -> Outcome:
         from relaykit.events.batch import serve_dynamodb

@@ -31,7 +31,9 @@ class SqsEvents:
         return str(records[0].get("messageId")) if records else None
 
     async def prepare(self) -> None:
-        import relaykit.events.batch  # noqa: F401
+        # Only an app with handlers for these records pays for the batch machinery at init.
+        if any(spec.source in ("sqs", "s3") for spec in self.env.app.sources):
+            import relaykit.events.batch  # noqa: F401
 
     async def handle(self, event: dict[str, Any], context: Any) -> Outcome:
         from relaykit.events.batch import serve_sqs
