@@ -3,12 +3,13 @@ resources, once, so that the SAM and Terraform renderers only translate.
 
 One Lambda function per handler placed on Lambda (each has its own memory, timeout and
 concurrency; all share the one zip or image; ``RELAYKIT_SERVE_PATHS`` makes each serve only its
-own handler over HTTP, plus the runs API when it is a workflow). ``lambda-stream`` functions run relaykit's runtime
-on the managed Python runtime through ``AWS_LAMBDA_EXEC_WRAPPER`` (Handler ``MODULE:APP``) behind
-a Function URL in ``RESPONSE_STREAM`` mode; ``lambda`` functions run ``relaykit_handler.handler``
-behind an API Gateway HTTP API route. Event sources get an event source mapping or an
-EventBridge rule. Handlers placed on ``container`` share one ECS/Fargate service behind an ALB;
-event sources placed on ``container`` share one ``relaykit worker`` service.
+own handler over HTTP, plus the runs API when it is a workflow). ``lambda-stream`` functions run
+relaykit's runtime on the managed Python runtime through ``AWS_LAMBDA_EXEC_WRAPPER`` (Handler
+``MODULE:APP``) behind a Function URL in ``RESPONSE_STREAM`` mode; ``lambda`` functions run
+``relaykit_handler.handler`` behind an API Gateway HTTP API route. Event sources get an event
+source mapping or an EventBridge rule. Handlers placed on ``container`` share one ECS/Fargate
+service behind an ALB; event sources placed on ``container`` share one ``relaykit worker``
+service.
 """
 
 from __future__ import annotations
