@@ -39,9 +39,10 @@ node-ric:
 docs: $(STAMP)
 	$(BIN)/python tests/docs_snippets.py --write
 
-## fuzz: the long fuzz run (5,000 examples per property instead of the suite's 150)
+## fuzz: the long fuzz run (5,000 examples per property instead of the suite's 150; the
+## schemathesis run and the fault suite at full size: 200 SIGKILLed runs, FAULT_RUNS)
 fuzz: $(STAMP)
-	FUZZ_EXAMPLES=5000 $(BIN)/pytest -q -p no:cacheprovider tests/hardening
+	FUZZ_EXAMPLES=5000 FAULT_RUNS=200 $(BIN)/pytest -q -p no:cacheprovider tests/hardening
 
 ## bench: run the benchmarks and print ratios against their baselines
 bench: $(STAMP)

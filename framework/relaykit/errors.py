@@ -311,4 +311,12 @@ class SerializationError(DurableError):
 
 
 class StoreError(DurableError):
-    """A store operation failed (I/O, throttling, misconfiguration); nothing was committed."""
+    """A store operation failed (I/O, throttling, misconfiguration); nothing was committed.
+
+    ``transient`` marks a failure that trying again later can cure (throttling, a lost
+    connection, a service error): the engine then stops the executor and leaves the run to be
+    resumed, instead of failing it."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        self.transient = transient
+        super().__init__(message)

@@ -55,7 +55,7 @@ def runs(app: App, args: Any, *, out: TextIO = sys.stdout) -> int:
     """Run one ``relaykit runs`` action; exit 2 for a missing run or bad input."""
     try:
         asyncio.run(_run(app, args.action, args, out))
-    except RunNotFound as exc:
+    except (RunNotFound, ValueError) as exc:  # ValueError: a --cursor no page returned
         print(f"relaykit runs: {exc}", file=sys.stderr)
         return 2
     except RequestError as exc:

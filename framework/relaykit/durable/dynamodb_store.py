@@ -62,6 +62,38 @@ def _str(item: dict[str, Any], key: str) -> str | None:
     return None if raw is None else str(raw["S"])
 
 
+_TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+    }
+)
+_TRANSIENT_CLASSES = frozenset(
+    {"EndpointConnectionError", "ConnectionClosedError", "ReadTimeoutError", "ConnectTimeoutError"}
+)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Throttling, a 5xx, a lost or timed-out connection: worth trying again later."""
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    if code in _TRANSIENT_CODES:
+        return True
+    status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if isinstance(status, int) and status >= 500:
+        return True
+    return any(cls.__name__ in _TRANSIENT_CLASSES for cls in type(exc).__mro__)
+
+
+def _failed(what: str, exc: BaseException) -> StoreError:
+    """The ``StoreError`` for a failed call, marked ``transient`` when trying later can help."""
+    return StoreError(f"{what} failed: {exc}", transient=_is_transient(exc))
+
+
 def _is_conditional_failure(exc: Exception) -> bool:
     code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
     return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
@@ -220,7 +252,7 @@ class DynamoDBStore:
         try:
             return getattr(self.client, method)(**kwargs)
         except Exception as exc:
-            raise StoreError(f"DynamoDB table {self.table}: {method} failed: {exc}") from exc
+            raise _failed(f"DynamoDB table {self.table}: {method}", exc) from exc
 
     def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -258,7 +290,7 @@ class DynamoDBStore:
         except Exception as exc:
             if _is_conditional_failure(exc):
                 return False
-            raise StoreError(f"DynamoDB table {self.table}: write failed: {exc}") from exc
+            raise _failed(f"DynamoDB table {self.table}: write", exc) from exc
         return True
 
     def _load_items(self, run_id: str) -> tuple[RunRecord | None, tuple[StepRecord, ...]]:
@@ -391,7 +423,7 @@ class DynamoDBStore:
             )
         except Exception as exc:
             if not _is_conditional_failure(exc):
-                raise StoreError(f"DynamoDB table {self.table}: acquire failed: {exc}") from exc
+                raise _failed(f"DynamoDB table {self.table}: acquire", exc) from exc
             # A retry of an update that was applied although its answer was lost fails the
             # condition too: then the run is ours at the next version.
             current = self._get_run(run_id)
@@ -505,7 +537,8 @@ class DynamoDBStore:
             raise StoreError(
                 f"run {lease.run_id}: the progress log is at {run.progress_seq}, this executor "
                 f"at {lease.progress_seq}: an earlier write was applied although it reported a "
-                "failure; this executor stops and the run resumes by replay"
+                "failure; this executor stops and the run resumes by replay",
+                transient=True,
             )
 
     def finish(
@@ -610,7 +643,7 @@ class DynamoDBStore:
         except Exception as exc:
             if _is_conditional_failure(exc):
                 self._fenced_failure(lease)
-            raise StoreError(f"DynamoDB table {self.table}: renew failed: {exc}") from exc
+            raise _failed(f"DynamoDB table {self.table}: renew", exc) from exc
 
     def append_progress(
         self, lease: Lease, kind: str, data: Mapping[str, Any], *, now: float
@@ -624,7 +657,9 @@ class DynamoDBStore:
         )
         if not ok:
             self._check_progress(lease, self._fenced_failure(lease))
-            raise StoreError(f"run {lease.run_id}: progress entry {seq} failed a condition")
+            raise StoreError(
+                f"run {lease.run_id}: progress entry {seq} failed a condition", transient=True
+            )
         lease.progress_seq = seq
         return seq
 
@@ -740,7 +775,7 @@ class DynamoDBStore:
             )
         except Exception as exc:
             if not _is_conditional_failure(exc):
-                raise StoreError(f"DynamoDB table {self.table}: wake failed: {exc}") from exc
+                raise _failed(f"DynamoDB table {self.table}: wake", exc) from exc
         return index
 
     # Reads --------------------------------------------------------------------------------
@@ -799,7 +834,7 @@ class DynamoDBStore:
         if names:
             kwargs["ExpressionAttributeNames"] = names
         if cursor:
-            kwargs["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(cursor))
+            kwargs["ExclusiveStartKey"] = _parse_cursor(cursor)
         runs: list[RunRecord] = []
         next_cursor: str | None = None
         while len(runs) < limit:
@@ -880,3 +915,21 @@ def _step_progress(step: StepRecord) -> dict[str, Any]:
     if step.usage is not None:
         data["usage"] = json.loads(step.usage)
     return data
+
+
+def _parse_cursor(cursor: str) -> dict[str, Any]:
+    """The ``ExclusiveStartKey`` a page of runs returned as its cursor; ``ValueError`` for
+    anything else (never a key the client made up reaching DynamoDB)."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+    except (ValueError, UnicodeError):
+        key = None
+    ok = (
+        isinstance(key, dict)
+        and key
+        and all(isinstance(v, dict) and len(v) == 1 and set(v) <= {"S", "N"} for v in key.values())
+    )
+    if not ok:
+        raise ValueError("the cursor is not one a page of runs returned")
+    start: dict[str, Any] = key
+    return start

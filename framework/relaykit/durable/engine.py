@@ -33,11 +33,14 @@ from relaykit.errors import (
     NonDeterminismError,
     RunNotFound,
     SerializationError,
+    StoreError,
     UnknownWorkflow,
 )
 from relaykit.settings import Settings
 
 Workflow = Callable[..., Awaitable[Any]]
+STORE_RETRY_SECONDS = 5.0
+"""After a transient store failure the run is due again this much later."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,9 @@ class WorkflowSpec:
 @dataclass(frozen=True)
 class RunOutcome:
     """What one ``resume`` did. ``status`` is the run's status, or why nothing ran:
-    ``busy`` (another executor holds it), ``not_due``, ``missing`` or ``lease_lost``."""
+    ``busy`` (another executor holds it), ``not_due``, ``missing``, ``lease_lost``, or
+    ``store_error`` (a transient store failure stopped the executor; the run is resumed later,
+    not failed)."""
 
     run_id: str
     status: str
@@ -320,7 +325,7 @@ class Engine:
                 self.store.append_progress, lease, "invocation", opened, now=self.clock.now()
             )
         except DurableError as exc:
-            return RunOutcome(run_id, "lease_lost", error=_error_dict(exc))
+            return RunOutcome(run_id, _stop_status(exc), error=_error_dict(exc))
         durations = self._durations.setdefault(run.workflow, Durations())
         records = {step.step_id: step for step in acquired.steps}
         for step in acquired.steps:
@@ -359,6 +364,8 @@ class Engine:
         except Stop as stop:
             if stop.reason == "cancelled":
                 return await self._finish(x.lease, "cancelled", new_steps=x.new_steps)
+            if stop.reason == "store_error":
+                return await self._release(x, stop.error)
             return RunOutcome(x.run_id, "lease_lost", error=_error_dict(stop.error))
         except Exception as exc:
             return await self._fail(x, x.fatal or exc)
@@ -400,7 +407,7 @@ class Engine:
                 reason=suspend.reason,
             )
         except DurableError as exc:
-            return RunOutcome(x.run_id, "lease_lost", error=_error_dict(exc))
+            return RunOutcome(x.run_id, _stop_status(exc), error=_error_dict(exc))
         if result == "event":
             return None
         if result == "cancelled":
@@ -417,6 +424,20 @@ class Engine:
             new_steps=x.new_steps,
             replayed_steps=replayed,
         )
+
+    async def _release(self, x: Execution, error: BaseException | None) -> RunOutcome:
+        """After a transient store failure: stop, hand the run back (suspended, due again
+        shortly) if the store takes the write, and schedule its continuation. If it does not,
+        the lease expires and the sweep resumes the run. Either way nothing is failed."""
+        due = self.clock.now() + STORE_RETRY_SECONDS
+        reason = f"store error, retried: {error}"
+        try:
+            await self._call(self.store.suspend, x.lease, now=self.clock.now(), due_at=due,
+                             reason=reason)  # fmt: skip
+        except DurableError:
+            return RunOutcome(x.run_id, "store_error", error=_error_dict(error))
+        self.continuation.schedule(x.run_id, not_before=due)
+        return RunOutcome(x.run_id, "store_error", error=_error_dict(error), due_at=due)
 
     async def _fail(self, x: Execution, exc: BaseException) -> RunOutcome:
         error = json.loads(codec.encode_error(exc))
@@ -445,9 +466,15 @@ class Engine:
                 error=text,
             )
         except DurableError as exc:
-            return RunOutcome(lease.run_id, "lease_lost", error=_error_dict(exc))
+            return RunOutcome(lease.run_id, _stop_status(exc), error=_error_dict(exc))
         value = json.loads(result) if result is not None else None
         return RunOutcome(lease.run_id, status, value, error, None, new_steps, replayed)
+
+
+def _stop_status(exc: DurableError) -> str:
+    """Why an executor stopped on a store call: ``store_error`` (transient: resumed later) or
+    ``lease_lost``."""
+    return "store_error" if isinstance(exc, StoreError) and exc.transient else "lease_lost"
 
 
 def _error_dict(exc: BaseException | None) -> dict[str, Any] | None:

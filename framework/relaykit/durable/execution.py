@@ -26,15 +26,17 @@ from relaykit.errors import (
     NonDeterminismError,
     StepFailed,
     StepTooLong,
+    StoreError,
 )
 
 R = TypeVar("R")
 
 
 class Stop(BaseException):
-    """The executor must stop now: ``reason`` is ``lease_lost`` or ``cancelled``."""
+    """The executor must stop now: ``reason`` is ``lease_lost``, ``cancelled`` or
+    ``store_error`` (a transient store failure: the run is resumed later, not failed)."""
 
-    def __init__(self, reason: str, error: LeaseLost | None = None) -> None:
+    def __init__(self, reason: str, error: DurableError | None = None) -> None:
         self.reason = reason
         self.error = error
         super().__init__(reason)
@@ -137,6 +139,10 @@ class Execution:
                 )
             except LeaseLost as exc:
                 raise Stop("lease_lost", exc) from exc
+            except StoreError as exc:
+                if exc.transient:  # the run is resumed later, not failed
+                    raise Stop("store_error", exc) from exc
+                raise
             self._committed(record, result, now)
 
     def _commit_sync(self, record: StepRecord) -> None:
@@ -147,6 +153,10 @@ class Execution:
             )
         except LeaseLost as exc:
             raise Stop("lease_lost", exc) from exc
+        except StoreError as exc:
+            if exc.transient:  # the run is resumed later, not failed
+                raise Stop("store_error", exc) from exc
+            raise
         self._committed(record, result, now)
 
     def _committed(self, record: StepRecord, result: str, now: float) -> None:
@@ -170,6 +180,10 @@ class Execution:
             return append(self.lease, kind, data, now=self.clock.now())
         except LeaseLost as exc:
             raise Stop("lease_lost", exc) from exc
+        except StoreError as exc:
+            if exc.transient:  # the run is resumed later, not failed
+                raise Stop("store_error", exc) from exc
+            raise
 
     async def renew(self) -> None:
         async with self._write_lock:

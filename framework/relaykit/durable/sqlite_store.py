@@ -435,7 +435,8 @@ class SQLiteStore:
         cursor: str | None = None,
         owner: str | None = None,
     ) -> RunPage:
-        where, args = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        args: list[str | float] = []
         if owner is not None:
             where.append("owner = ?")
             args.append(owner)
@@ -446,7 +447,7 @@ class SQLiteStore:
             where.append("status = ?")
             args.append(status)
         if cursor:
-            created, _, last_id = cursor.partition("|")
+            created, last_id = _parse_cursor(cursor)
             where.append("(created_at < ? OR (created_at = ? AND run_id < ?))")
             args += [created, created, last_id]
         with self._read() as db:
@@ -488,3 +489,15 @@ def _step_progress(step: StepRecord) -> dict[str, Any]:
     if step.usage is not None:
         data["usage"] = json.loads(step.usage)
     return data
+
+
+def _parse_cursor(cursor: str) -> tuple[float, str]:
+    """``created_at|run_id`` as ``list_runs`` returned it; ``ValueError`` for anything else."""
+    created, sep, last_id = cursor.partition("|")
+    try:
+        when = float(created)
+    except ValueError:
+        when = float("nan")
+    if not sep or when != when or not last_id or len(last_id) > 128 or "|" in last_id:
+        raise ValueError("the cursor is not one a page of runs returned")
+    return when, last_id

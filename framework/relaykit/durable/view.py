@@ -7,6 +7,8 @@ with ``suspended`` (with the reason it yielded and when it is due again) or a te
 (``completed``, ``failed``, ``cancelled``). The ``step`` entries between them are the steps that
 invocation committed. An invocation with no end entry before the next one began ``interrupted``
 (its process was killed, or it lost its lease); the last one without an end is still ``running``.
+An executor killed between taking the run and writing its entry is listed too (with no steps),
+from the ``interrupted`` flag of the one that took over.
 """
 
 from __future__ import annotations
@@ -97,6 +99,21 @@ def usage_total(steps: list[dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
+def _unrecorded(index: int) -> dict[str, Any]:
+    """An executor that took the run and died before writing its ``invocation`` entry: known
+    only because the next one found its lease expired (``RunRecord.interrupts``)."""
+    return {
+        "index": index,
+        "started_at": None,
+        "request_id": None,
+        "interrupted": False,
+        "steps": [],
+        "ended": "interrupted",
+        "reason": "the executor died before it recorded anything",
+        "ended_at": None,
+    }
+
+
 def invocations(progress: Iterable[Progress]) -> list[dict[str, Any]]:
     """The invocations of a run, in order, from its progress log (see the module docstring)."""
     found: list[dict[str, Any]] = []
@@ -105,10 +122,13 @@ def invocations(progress: Iterable[Progress]) -> list[dict[str, Any]]:
         if entry.kind == "token":
             continue
         if entry.kind == "invocation":
+            data = json.loads(entry.data)
             if current is not None and current["ended"] == "running":
                 current["ended"] = "interrupted"
+            elif data.get("interrupted"):  # its predecessor died before it recorded anything
+                found.append(_unrecorded(len(found) + 1))
             current = {"index": len(found) + 1, "started_at": entry.at}
-            current.update(json.loads(entry.data))
+            current.update(data)
             current.update(steps=[], ended="running", reason=None, ended_at=None)
             found.append(current)
             continue

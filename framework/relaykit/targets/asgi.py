@@ -333,8 +333,12 @@ def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         message = f"no route {request.method} {request.url.path}; GET /docs lists the routes"
     elif exc.status_code == 405:
-        message = f"{request.url.path} does not accept {request.method}; handlers take POST"
-    return json_response({"error": {"type": kind, "message": message}}, exc.status_code)
+        allowed = (exc.headers or {}).get("Allow") or (exc.headers or {}).get("allow") or ""
+        message = f"{request.url.path} does not accept {request.method}; it takes {allowed}"
+    response = json_response({"error": {"type": kind, "message": message}}, exc.status_code)
+    if exc.headers:
+        response.headers.update(exc.headers)  # Allow on a 405 (RFC 9110)
+    return response
 
 
 def start_sweeper(app: App) -> asyncio.Task[None] | None:

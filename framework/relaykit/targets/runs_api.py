@@ -33,6 +33,7 @@ from relaykit.auth.types import PRINCIPAL_KEY, Principal, Unauthenticated
 from relaykit.dispatch import parse_json, validate_input
 from relaykit.errors import BadRequest, LimitExceeded, NotFound, RequestError, RunNotFound
 from relaykit.handlers import HandlerSpec
+from relaykit.targets.openapi import runs_operation_extra
 from relaykit.targets.sse import SSEResponse, format_event
 
 if TYPE_CHECKING:
@@ -224,20 +225,23 @@ class RunsEndpoints:
             return _error(exc)
         engine = self.app.engine
         workflow, cursor = query.get("workflow"), query.get("cursor")
-        if owner is None:
-            page: RunPage = await engine.list(
-                workflow=workflow, status=status, limit=limit, cursor=cursor
-            )
-        else:
-            page = await _store(
-                engine,
-                engine.store.list_runs,
-                workflow=workflow,
-                status=status,
-                limit=limit,
-                cursor=cursor,
-                owner=owner,
-            )
+        try:
+            if owner is None:
+                page: RunPage = await engine.list(
+                    workflow=workflow, status=status, limit=limit, cursor=cursor
+                )
+            else:
+                page = await _store(
+                    engine,
+                    engine.store.list_runs,
+                    workflow=workflow,
+                    status=status,
+                    limit=limit,
+                    cursor=cursor,
+                    owner=owner,
+                )
+        except ValueError as exc:  # a cursor this API did not hand out
+            return _error(BadRequest(f"cursor: {exc}; pass the cursor of the previous page"))
         runs = [
             {
                 "run_id": r.run_id,
@@ -271,7 +275,7 @@ class RunsEndpoints:
     async def send_event(self, request: Request) -> Response:
         run_id, name = request.path_params["run_id"], request.path_params["name"]
         try:
-            if not _NAME.match(name):
+            if not _NAME.fullmatch(name):
                 raise BadRequest("event names use letters, digits, '.', '_', ':' or '-'")
             await self.check_visible(request, run_id)
             raw = await self.read_body(request)
@@ -286,7 +290,7 @@ class RunsEndpoints:
     async def stream(self, request: Request) -> Response:
         run_id = request.path_params["run_id"]
         given = request.headers.get("last-event-id", "0").strip() or "0"
-        if not given.isdigit():
+        if not (given.isascii() and given.isdigit()):
             return _error(BadRequest("Last-Event-ID must be a progress id (a whole number)"))
         try:
             if not await self.check_visible(request, run_id):
@@ -377,5 +381,6 @@ def add_runs_routes(
             methods=[method],
             tags=tags,
             summary=summary,
-            openapi_extra=openapi_extra,
+            openapi_extra=runs_operation_extra(path, method, openapi_extra),
+            status_code=202 if path.endswith("/events/{name}") else 200,  # what it answers
         )
