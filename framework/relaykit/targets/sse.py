@@ -27,6 +27,8 @@ SSE_HEADERS = [
 
 def format_event(event_id: int | None, event: str | None, data: str) -> bytes:
     """One SSE event; multi-line data becomes several ``data:`` lines."""
+    if event_id is not None and not event and "\n" not in data and "\r" not in data:
+        return f"id: {event_id}\ndata: {data}\n\n".encode()  # a token: the common case
     lines: list[str] = []
     if event_id is not None:
         lines.append(f"id: {event_id}")
