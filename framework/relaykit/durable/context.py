@@ -243,7 +243,8 @@ class WorkflowContext(Context):
                     usage=usage_of(prior_usage) if usage_of is not None else None,
                 )
             )
-            self._x.durations.add(name, duration)
+            if self._x.planner.has_deadline:  # learned durations only serve deadline planning
+                self._x.durations.add(name, duration)
             if probe is not None:  # the step record's own duration, as the planner sees it
                 probe.finish(len(text), error=False, wall_s=duration)
             return restored

@@ -130,6 +130,11 @@ class Planner:
             raise StepTooLong(step_name, need, self.budget)
         return "run" if need <= self.remaining() else "split"
 
+    @property
+    def has_deadline(self) -> bool:
+        """False in a container (no invocation budget): nothing to plan."""
+        return self.budget != math.inf
+
     def can_gain_time(self) -> bool:
         """True when a fresh invocation would have more time than this one has left."""
         return self.budget > self.remaining() + self.policy.margin
