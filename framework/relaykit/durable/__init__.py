@@ -9,8 +9,9 @@ from __future__ import annotations
 from relaykit.durable.context import Suspend, WorkflowContext
 from relaykit.durable.continuation import Continuation, InProcessContinuation
 from relaykit.durable.deadline import Clock, DeadlinePolicy, SystemClock
-from relaykit.durable.engine import Engine, RunOutcome
+from relaykit.durable.engine import Engine
 from relaykit.durable.retry import NO_RETRY, RetryPolicy
+from relaykit.durable.spec import RunOutcome
 from relaykit.durable.store import Store
 from relaykit.durable.stores import open_store
 from relaykit.durable.view import RunView

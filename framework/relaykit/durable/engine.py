@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import inspect
 import itertools
 import json
 import math
-import typing
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from relaykit.context import Context
@@ -26,6 +23,16 @@ from relaykit.durable.context import Suspend, WorkflowContext
 from relaykit.durable.continuation import Continuation, InProcessContinuation
 from relaykit.durable.deadline import Clock, DeadlinePolicy, Durations, Planner, SystemClock
 from relaykit.durable.execution import Execution, Stop
+from relaykit.durable.spec import (
+    RunOutcome,
+    Workflow,
+    WorkflowSpec,
+    default_context,
+    error_dict,
+    finished_outcome,
+    stop_status,
+    workflow_spec,
+)
 from relaykit.durable.store import Lease, Progress, RunPage, RunRecord, Store
 from relaykit.durable.view import RunView, run_view
 from relaykit.errors import (
@@ -33,79 +40,11 @@ from relaykit.errors import (
     NonDeterminismError,
     RunNotFound,
     SerializationError,
-    StoreError,
     UnknownWorkflow,
 )
-from relaykit.settings import Settings
 
-Workflow = Callable[..., Awaitable[Any]]
 STORE_RETRY_SECONDS = 5.0
 """After a transient store failure the run is due again this much later."""
-
-
-@dataclass(frozen=True)
-class WorkflowSpec:
-    """A registered workflow: its function and the types its input and result travel as."""
-
-    name: str
-    fn: Workflow
-    input_type: Any
-    output_type: Any
-    takes_input: bool
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """What one ``resume`` did. ``status`` is the run's status, or why nothing ran:
-    ``busy`` (another executor holds it), ``not_due``, ``missing``, ``lease_lost``, or
-    ``store_error`` (a transient store failure stopped the executor; the run is resumed later,
-    not failed)."""
-
-    run_id: str
-    status: str
-    result: Any = None
-    error: dict[str, Any] | None = None
-    due_at: float | None = None
-    new_steps: int = 0
-    replayed_steps: int = 0
-
-
-class _NoModel:
-    """Stands in for ``ctx.llm`` when the engine runs without an app."""
-
-    name = "none"
-
-    def __getattr__(self, item: str) -> Any:
-        raise DurableError(
-            "this engine has no model: build it with context_factory=... (App does) to use ctx.llm"
-        )
-
-
-def _default_context(run: RunRecord) -> Context:
-    return Context(
-        request_id=run.run_id,
-        settings=Settings(),
-        llm=typing.cast(Any, _NoModel()),
-        handler=run.workflow,
-        target="local",
-    )
-
-
-def workflow_spec(name: str, fn: Workflow) -> WorkflowSpec:
-    """Inspect ``fn``: ``async def wf(input, ctx)`` or ``async def wf(ctx)``."""
-    if not inspect.iscoroutinefunction(fn):
-        raise DurableError(f"workflow {name!r}: {fn!r} must be an 'async def' function")
-    params = list(inspect.signature(fn).parameters.values())
-    if len(params) not in (1, 2):
-        raise DurableError(f"workflow {name!r} must take (input, ctx) or (ctx)")
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception:
-        hints = {}
-    takes_input = len(params) == 2
-    input_type = hints.get(params[0].name, Any) if takes_input else Any
-    output = hints.get("return", Any)
-    return WorkflowSpec(name, fn, input_type, Any if output is type(None) else output, takes_input)
 
 
 class Engine:
@@ -142,7 +81,7 @@ class Engine:
         self.lease_seconds = lease_seconds
         self.max_interrupts = max_interrupts
         self.max_steps = max_steps
-        self.context_factory = context_factory or _default_context
+        self.context_factory = context_factory or default_context
         self.owner = owner or uuid.uuid4().hex[:12]
         self._counter = itertools.count(1)
         self._workflows: dict[str, WorkflowSpec] = {}
@@ -291,7 +230,7 @@ class Engine:
             if run is None:
                 return RunOutcome(run_id, "missing")
             if run.finished:
-                return _finished_outcome(run)
+                return finished_outcome(run)
             return RunOutcome(run_id, acquired.reason, due_at=run.due_at)
         assert run is not None
         lease: Lease = acquired.lease
@@ -325,7 +264,7 @@ class Engine:
                 self.store.append_progress, lease, "invocation", opened, now=self.clock.now()
             )
         except DurableError as exc:
-            return RunOutcome(run_id, _stop_status(exc), error=_error_dict(exc))
+            return RunOutcome(run_id, stop_status(exc), error=error_dict(exc))
         durations = self._durations.setdefault(run.workflow, Durations())
         records = {step.step_id: step for step in acquired.steps}
         for step in acquired.steps:
@@ -366,7 +305,7 @@ class Engine:
                 return await self._finish(x.lease, "cancelled", new_steps=x.new_steps)
             if stop.reason == "store_error":
                 return await self._release(x, stop.error)
-            return RunOutcome(x.run_id, "lease_lost", error=_error_dict(stop.error))
+            return RunOutcome(x.run_id, "lease_lost", error=error_dict(stop.error))
         except Exception as exc:
             return await self._fail(x, x.fatal or exc)
         finally:
@@ -407,7 +346,7 @@ class Engine:
                 reason=suspend.reason,
             )
         except DurableError as exc:
-            return RunOutcome(x.run_id, _stop_status(exc), error=_error_dict(exc))
+            return RunOutcome(x.run_id, stop_status(exc), error=error_dict(exc))
         if result == "event":
             return None
         if result == "cancelled":
@@ -435,9 +374,9 @@ class Engine:
             await self._call(self.store.suspend, x.lease, now=self.clock.now(), due_at=due,
                              reason=reason)  # fmt: skip
         except DurableError:
-            return RunOutcome(x.run_id, "store_error", error=_error_dict(error))
+            return RunOutcome(x.run_id, "store_error", error=error_dict(error))
         self.continuation.schedule(x.run_id, not_before=due)
-        return RunOutcome(x.run_id, "store_error", error=_error_dict(error), due_at=due)
+        return RunOutcome(x.run_id, "store_error", error=error_dict(error), due_at=due)
 
     async def _fail(self, x: Execution, exc: BaseException) -> RunOutcome:
         error = json.loads(codec.encode_error(exc))
@@ -466,24 +405,6 @@ class Engine:
                 error=text,
             )
         except DurableError as exc:
-            return RunOutcome(lease.run_id, _stop_status(exc), error=_error_dict(exc))
+            return RunOutcome(lease.run_id, stop_status(exc), error=error_dict(exc))
         value = json.loads(result) if result is not None else None
         return RunOutcome(lease.run_id, status, value, error, None, new_steps, replayed)
-
-
-def _stop_status(exc: DurableError) -> str:
-    """Why an executor stopped on a store call: ``store_error`` (transient: resumed later) or
-    ``lease_lost``."""
-    return "store_error" if isinstance(exc, StoreError) and exc.transient else "lease_lost"
-
-
-def _error_dict(exc: BaseException | None) -> dict[str, Any] | None:
-    if exc is None:
-        return None
-    return {"type": codec.qualified_name(type(exc)), "message": str(exc)}
-
-
-def _finished_outcome(run: RunRecord) -> RunOutcome:
-    result = json.loads(run.result) if run.result is not None else None
-    error = codec.decode_error(run.error) if run.error else None
-    return RunOutcome(run.run_id, run.status, result, error)
