@@ -33,6 +33,8 @@ from relaykit.durable.store import (
     StepRecord,
     StoreStats,
     SuspendResult,
+    step_progress,
+    suspend_note,
 )
 from relaykit.errors import LeaseLost, MissingExtraError, RunNotFound, StoreError
 
@@ -514,7 +516,7 @@ class DynamoDBStore:
                         "ExpressionAttributeValues": {":r": _s("running"), ":w": _s("waiting")},
                     }
                 },
-                self._progress_put(lease.run_id, seq, "step", _step_progress(step), now),
+                self._progress_put(lease.run_id, seq, "step", step_progress(step), now),
             ]
         )
         if not ok:
@@ -590,7 +592,7 @@ class DynamoDBStore:
         self, lease: Lease, *, now: float, due_at: float | None, reason: str = ""
     ) -> SuspendResult:
         seq = lease.progress_seq + 1
-        note = {"due_at": due_at, "reason": reason} if reason else {"due_at": due_at}
+        note = suspend_note(due_at, reason)
         values: dict[str, Any] = {
             ":seq": _n(seq),
             ":now": _n(now),
@@ -899,22 +901,6 @@ def _boto3_client(service: str) -> Any:
         raise MissingExtraError("boto3", "lambda", f"the DynamoDB store ({service})") from None
     factory: Any = boto3.client
     return factory(service)
-
-
-def _step_progress(step: StepRecord) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "step_id": step.step_id,
-        "name": step.name,
-        "status": step.status,
-        "attempts": step.attempts,
-    }
-    if step.duration is not None:
-        data["duration"] = round(step.duration, 6)
-    if step.wake_at is not None:
-        data["wake_at"] = step.wake_at
-    if step.usage is not None:
-        data["usage"] = json.loads(step.usage)
-    return data
 
 
 def _parse_cursor(cursor: str) -> dict[str, Any]:

@@ -368,11 +368,11 @@ class Engine:
         """After a transient store failure: stop, hand the run back (suspended, due again
         shortly) if the store takes the write, and schedule its continuation. If it does not,
         the lease expires and the sweep resumes the run. Either way nothing is failed."""
-        due = self.clock.now() + STORE_RETRY_SECONDS
+        now = self.clock.now()
+        due = now + STORE_RETRY_SECONDS
         reason = f"store error, retried: {error}"
         try:
-            await self._call(self.store.suspend, x.lease, now=self.clock.now(), due_at=due,
-                             reason=reason)  # fmt: skip
+            await self._call(self.store.suspend, x.lease, now=now, due_at=due, reason=reason)
         except DurableError:
             return RunOutcome(x.run_id, "store_error", error=error_dict(error))
         self.continuation.schedule(x.run_id, not_before=due)

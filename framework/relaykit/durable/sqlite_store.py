@@ -33,6 +33,8 @@ from relaykit.durable.store import (
     StepRecord,
     StoreStats,
     SuspendResult,
+    step_progress,
+    suspend_note,
 )
 from relaykit.errors import LeaseLost, RunNotFound, StoreError
 
@@ -285,7 +287,7 @@ class SQLiteStore:
                     f"run {lease.run_id}: step {step.step_id} ({step.name!r}) is already "
                     "committed; a step result is never recorded twice"
                 )
-            self._progress(db, lease, "step", _step_progress(step), now)
+            self._progress(db, lease, "step", step_progress(step), now)
             expires = now + lease_seconds
             db.execute(
                 "UPDATE runs SET progress_seq = ?, lease_expires = ?, due_at = ?, updated_at = ? "
@@ -327,7 +329,7 @@ class SQLiteStore:
             if event_seq != lease.event_seq:
                 lease.event_seq = event_seq
                 return "event"
-            note = {"due_at": due_at, "reason": reason} if reason else {"due_at": due_at}
+            note = suspend_note(due_at, reason)
             seq = self._progress(db, lease, "suspended", note, now)
             db.execute(
                 "UPDATE runs SET status = 'suspended', lease_owner = NULL, lease_expires = 0, "
@@ -473,22 +475,6 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-
-def _step_progress(step: StepRecord) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "step_id": step.step_id,
-        "name": step.name,
-        "status": step.status,
-        "attempts": step.attempts,
-    }
-    if step.duration is not None:
-        data["duration"] = round(step.duration, 6)
-    if step.wake_at is not None:
-        data["wake_at"] = step.wake_at
-    if step.usage is not None:
-        data["usage"] = json.loads(step.usage)
-    return data
 
 
 def _parse_cursor(cursor: str) -> tuple[float, str]:

@@ -17,6 +17,7 @@ fenced like the other executor writes, so ids stay gap-free and increasing acros
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -135,6 +136,28 @@ class StoreStats:
     reads: int = 0
     writes: int = 0
     extra: dict[str, int] = field(default_factory=dict)
+
+
+def step_progress(step: StepRecord) -> dict[str, Any]:
+    """The data of the ``step`` progress entry a commit of ``step`` appends (every store)."""
+    data: dict[str, Any] = {
+        "step_id": step.step_id,
+        "name": step.name,
+        "status": step.status,
+        "attempts": step.attempts,
+    }
+    if step.duration is not None:
+        data["duration"] = round(step.duration, 6)
+    if step.wake_at is not None:
+        data["wake_at"] = step.wake_at
+    if step.usage is not None:
+        data["usage"] = json.loads(step.usage)
+    return data
+
+
+def suspend_note(due_at: float | None, reason: str) -> dict[str, Any]:
+    """The data of the ``suspended`` progress entry: when the run is due, and why it yielded."""
+    return {"due_at": due_at, "reason": reason} if reason else {"due_at": due_at}
 
 
 @runtime_checkable
