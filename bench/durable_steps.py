@@ -75,7 +75,12 @@ async def engine_steps(store: Store, n: int) -> tuple[float, int, int]:
 
 
 def bare_writes(store: Store, n: int) -> float:
-    """Seconds for the same store writes made directly: acquire, n commits, finish."""
+    """Seconds for the same store writes made directly: acquire, n commits, finish.
+
+    The same statements and transactions as the engine's, but lighter records: no step duration
+    (the engine records one per step, in the step row and its progress entry, for deadline
+    planning), which makes this loop ~10-15 us a step faster on a 2-vCPU VM. The ratio is thus
+    a little harsher on the engine than a like-for-like loop would be."""
     run_id = uuid.uuid4().hex
     store.create_run(run_id, "bare", "null", now=time.time())
     started = time.perf_counter()

@@ -34,7 +34,7 @@
         └── StoreError                 a store call failed; the step was not committed
 
 ``Suspend`` (the engine pausing a run) is deliberately *not* in this tree: it derives from
-``BaseException`` (``relaykit.durable.engine``) so that a user's ``except Exception`` cannot
+``BaseException`` (``relaykit.durable.execution``) so that a user's ``except Exception`` cannot
 swallow it.
 
 Handlers may raise ``RequestError`` subclasses themselves: the targets answer with the status and

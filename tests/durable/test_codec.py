@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -37,6 +38,21 @@ def test_declared_type_is_the_return_annotation() -> None:
     assert codec.declared_type(answer) is Answer
     assert codec.declared_type(hits) == list[Hit]
     assert codec.declared_type(lambda: 1) is Any
+
+
+def test_describe_gives_the_declared_type_and_whether_the_body_is_async() -> None:
+    """The per-step lookup: the return annotation and the coroutine flag, in one (cached) call."""
+    assert codec.describe(answer) == (Answer, False)
+    assert codec.describe(hits) == (list[Hit], True)
+    assert codec.describe(hits) == (list[Hit], True)  # a second lookup: from the cache
+
+
+def test_plain_values_store_the_same_text_as_json() -> None:
+    """Ints, bools and strings skip the encoder but store exactly what ``json.dumps`` writes."""
+    for value in (0, -7, 10**30, True, False, 'a "quoted" é'):
+        text, restored = codec.round_trip(value)
+        assert (text, restored) == (json.dumps(value), value)
+        assert codec.decode(text) == value
 
 
 def test_models_and_dataclasses_round_trip_as_their_type() -> None:

@@ -329,3 +329,33 @@ def test_a_commit_applied_but_reported_failed_is_neither_repeated_nor_written_ov
     assert [p.id for p in progress] == list(range(1, len(progress) + 1))
     names = [json.loads(p.data)["name"] for p in progress if p.kind == "step"]
     assert names.count("a0") == 1, names
+
+
+def test_an_event_read_that_keeps_failing_stops_the_executor_instead_of_failing_the_run(
+    proxy: FaultProxy, moto_url: str
+) -> None:
+    """The run waits for ``go``; the event is delivered; on the next resume every attempt of
+    the event read (``GetItem``) is throttled, beyond botocore's retries. That transient
+    ``StoreError`` stops the executor (``store_error``: the run is handed back, due again)
+    instead of reaching the workflow as an exception and failing the run; the next executor
+    reads the event and the run completes, each step run once. (Before, the read's error went
+    to the workflow code and the run ended ``failed`` with the ``StoreError`` recorded: the
+    fault suite's one failed run in 20 at ``FAULT_RUNS=200``.)"""
+    engine, clock, ledger, _ = single_run(proxy, moto_url)
+
+    async def main() -> tuple[RunOutcome, RunOutcome]:
+        run_id = await engine.start("approval", run_id="read")
+        assert (await engine.resume(run_id)).status == "suspended"
+        await engine.send_event(run_id, "go", 100)
+        proxy.plan = scripted("GetItem", 0, ["throttle", "throttle", "throttle"])
+        stopped = await engine.resume(run_id)
+        proxy.plan = no_faults
+        clock.advance(LEASE + 1)
+        return stopped, await engine.resume(run_id)
+
+    stopped, done = asyncio.run(main())
+    assert proxy.counts["throttle:GetItem"] == 3
+    assert stopped.status == "store_error", stopped
+    assert "StoreError" in str((stopped.error or {}).get("type")), stopped
+    assert (done.status, done.result) == ("completed", expected_result(100))
+    assert all(count == 1 for count in ledger.effects.values()), ledger.effects

@@ -37,18 +37,24 @@ def _adapter(annotation: Any) -> TypeAdapter[Any]:
 
 def declared_type(fn: Callable[..., Any]) -> Any:
     """The return annotation of ``fn`` (unwrapping ``functools.partial``), or ``Any``."""
+    return describe(fn)[0]
+
+
+def describe(fn: Callable[..., Any]) -> tuple[Any, bool]:
+    """``(declared_type(fn), is_coroutine_function(fn))``, cached per callable: a step body is
+    looked up once per step, so this sits on the per-step path."""
     try:
-        return _DECLARED[fn]
+        return _DESCRIBED[fn]
     except (KeyError, TypeError):
         pass
-    hint = _declared_type(fn)
+    described = (_declared_type(fn), is_coroutine_function(fn))
     with contextlib.suppress(TypeError):  # callables without weak references go uncached
-        _DECLARED[fn] = hint
-    return hint
+        _DESCRIBED[fn] = described
+    return described
 
 
 # Weak keys: caching a closure must not keep what it captured alive.
-_DECLARED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_DESCRIBED: weakref.WeakKeyDictionary[Any, tuple[Any, bool]] = weakref.WeakKeyDictionary()
 
 
 def _declared_type(fn: Callable[..., Any]) -> Any:
@@ -78,7 +84,8 @@ def round_trip(value: Any, annotation: Any = Any) -> tuple[str, Any]:
     ints and bools of their declared type skip the decode (they round-trip unchanged)."""
     kind = type(value)
     if kind in _PLAIN and (annotation is Any or annotation is kind):
-        return json.dumps(value), value
+        # An int's JSON text is its repr (what json.dumps writes), without the encoder's setup.
+        return (int.__repr__(value) if kind is int else json.dumps(value)), value
     text = encode(value, annotation)
     return text, decode(text, annotation)
 

@@ -6,45 +6,28 @@ a committed record returns (or re-raises) what was recorded; a record whose name
 requested one is a ``NonDeterminismError``. Errors that must end the run (non-determinism, a step
 too long for any invocation) are also remembered by the execution, so a workflow that catches
 them with ``except Exception`` still fails.
+
+This class holds the positions and the public methods; how a step runs is ``steps``, waits are
+``waits``, fan-out is ``fanout``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from relaykit.context import Context
-from relaykit.durable import codec
+from relaykit.durable import codec, fanout, waits
+from relaykit.durable.execution import Execution, StepInterrupted, Suspend
 from relaykit.durable.llm_step import FLUSH_SECONDS, FLUSH_TOKENS, ModelCall, bind
-from relaykit.durable.retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
+from relaykit.durable.retry import RetryPolicy
+from relaykit.durable.steps import Semantics, current, run_step
 from relaykit.durable.store import StepRecord
-from relaykit.errors import EventTimeout, NonDeterminismError, StepFailed
+from relaykit.errors import NonDeterminismError, StepFailed
 from relaykit.model import Message, Model, Reply, ToolSpec
 
-if TYPE_CHECKING:
-    from relaykit.durable.execution import Execution
-
 T = TypeVar("T")
-Semantics = Literal["at_least_once", "at_most_once"]
 _NOT_GIVEN: Any = object()
-_current_step: ContextVar[str | None] = ContextVar("relaykit_step_id", default=None)
-_current_attempt: ContextVar[int] = ContextVar("relaykit_step_attempt", default=0)
-
-
-class Suspend(BaseException):
-    """The run pauses here: not an ``Exception``, so ``except Exception`` cannot swallow it."""
-
-    def __init__(self, due_at: float | None, reason: str) -> None:
-        self.due_at = due_at
-        self.reason = reason
-        super().__init__(f"suspend ({reason}) until {due_at}")
-
-
-class StepInterrupted(Exception):
-    """An at-most-once step's attempt was started but never finished (its executor died)."""
 
 
 class WorkflowContext(Context):
@@ -78,8 +61,9 @@ class WorkflowContext(Context):
     def step_id(self) -> str:
         """A stable key for the step running now (``RUN_ID:POSITION``): hand it to external
         APIs as an idempotency key. Outside a step it names the next position."""
-        current = _current_step.get()
-        return f"{self._x.run_id}:{current or self._prefix + str(self._counter)}"
+        running = current.get()
+        position = running[0] if running else self._prefix + str(self._counter)
+        return f"{self._x.run_id}:{position}"
 
     def is_replaying(self) -> bool:
         """True while the next position already has a committed record."""
@@ -117,8 +101,29 @@ class WorkflowContext(Context):
         The value is committed before this returns; on replay it comes from the log. ``type``
         (default: ``fn``'s return annotation) is the type the value is restored as.
         """
-        annotation = codec.declared_type(fn) if type is _NOT_GIVEN else type
-        return await self._step(name, fn, args, retry, semantics, estimate, annotation)
+        annotation, is_async = codec.describe(fn)
+        if type is not _NOT_GIVEN:
+            annotation = type
+        x = self._x
+        if x.fatal is not None:  # ``_next``, inlined: this is the per-step path
+            raise x.fatal
+        step_id = self._prefix + str(self._counter)
+        self._counter += 1
+        record = x.lookup(step_id, name)
+        return await run_step(
+            self,
+            x,
+            step_id,
+            record,
+            name,
+            fn,
+            args,
+            retry,
+            semantics,
+            estimate,
+            annotation,
+            is_async,
+        )
 
     async def llm_step(
         self,
@@ -163,142 +168,36 @@ class WorkflowContext(Context):
         )
 
         async def body() -> Reply:
-            return await call.run(_current_step.get() or "", name, _current_attempt.get())
+            step_id, attempt = current.get() or ("", 0)
+            return await call.run(step_id, name, attempt)
 
-        value: Reply = await self._step(
-            name, body, (), retry, "at_least_once", estimate, Reply, call.usage_of
+        step_id, record = self._next(name)
+        value: Reply = await run_step(
+            self,
+            self._x,
+            step_id,
+            record,
+            name,
+            body,
+            (),
+            retry,
+            "at_least_once",
+            estimate,
+            Reply,
+            True,
+            call.usage_of,
         )
         return value
-
-    async def _step(
-        self,
-        name: str,
-        fn: Callable[..., Any],
-        args: Sequence[Any],
-        retry: RetryPolicy | None,
-        semantics: Semantics,
-        estimate: float | None,
-        annotation: Any,
-        usage_of: Callable[[str | None], str | None] | None = None,
-    ) -> Any:
-        step_id, record = self._next(name)
-        prior_usage = record.usage if record is not None else None
-        if record is not None and record.status == "completed":
-            return codec.decode(record.value or "null", annotation)
-        if record is not None and record.status == "failed":
-            raise self._x.stored_failure(record)
-        policy = retry or (NO_RETRY if semantics == "at_most_once" else DEFAULT_RETRY)
-        attempts = record.attempts if record is not None else 0
-        not_before = record.wake_at if record is not None and record.status == "waiting" else None
-        if record is not None and record.status == "running":
-            interrupted = StepInterrupted(f"attempt {attempts} was interrupted")
-            not_before = await self._x.after_failure(
-                step_id, name, interrupted, attempts, policy, usage=prior_usage
-            )
-        while True:
-            if not_before is not None:
-                await self._x.wait_until(not_before, f"retry {name}")
-            self._x.check_deadline(name, estimate)
-            attempts += 1
-            started = self._x.clock.now()
-            if semantics == "at_most_once":
-                await self._x.commit(
-                    StepRecord(step_id, name, "running", attempts=attempts, started_at=started)
-                )
-            token = _current_step.set(step_id)
-            attempt_token = _current_attempt.set(attempts)
-            recorder = self.recorder
-            probe = recorder.start(self, "step", streamed=False, step=name) if recorder else None
-            try:
-                value = await _call(fn, args)
-            except Exception as exc:
-                if probe is not None:
-                    probe.finish(0, error=True, wall_s=self._x.clock.now() - started)
-                usage = usage_of(prior_usage) if usage_of is not None else None
-                if self._out_of_time(exc, semantics):
-                    # The call sent nothing for lack of time: not an attempt; split now.
-                    await self._split(step_id, name, attempts - 1, usage, prior_usage, exc)
-                not_before = await self._x.after_failure(
-                    step_id, name, exc, attempts, policy, usage=usage
-                )
-                continue
-            except BaseException:
-                if probe is not None:
-                    probe.discard()
-                raise
-            finally:
-                _current_attempt.reset(attempt_token)
-                _current_step.reset(token)
-            duration = self._x.clock.now() - started
-            text, restored = codec.round_trip(value, annotation)
-            await self._x.commit(
-                StepRecord(
-                    step_id,
-                    name,
-                    "completed",
-                    value=text,
-                    attempts=attempts,
-                    started_at=started,
-                    duration=duration,
-                    usage=usage_of(prior_usage) if usage_of is not None else None,
-                )
-            )
-            if self._x.planner.has_deadline:  # learned durations only serve deadline planning
-                self._x.durations.add(name, duration)
-            if probe is not None:  # the step record's own duration, as the planner sees it
-                probe.finish(len(text), error=False, wall_s=duration)
-            return restored
-
-    async def _split(
-        self,
-        step_id: str,
-        name: str,
-        attempts: int,
-        usage: str | None,
-        prior_usage: str | None,
-        cause: Exception,
-    ) -> None:
-        """Suspend before ``name`` (due now), keeping what earlier attempts of this invocation
-        used of the model, if any, in a waiting record."""
-        now = self._x.clock.now()
-        if usage != prior_usage:
-            record = StepRecord(
-                step_id,
-                name,
-                "waiting",
-                attempts=attempts,
-                started_at=now,
-                wake_at=now,
-                usage=usage,
-            )
-            await self._x.commit(record)
-        raise Suspend(now, f"deadline: step {name!r}: {cause}") from cause
-
-    def _out_of_time(self, exc: Exception, semantics: Semantics) -> bool:
-        """The step's call gave up before sending anything because the invocation was nearly
-        over (``ModelError.out_of_time``), and the next invocation would have more time."""
-        if not getattr(exc, "out_of_time", False) or semantics == "at_most_once":
-            return False
-        return self._x.planner.can_gain_time()
 
     async def now(self) -> float:
         """The current time (Unix seconds), recorded: replays see the same value."""
-        return float(await self._recorded("now", self._x.clock.now))
+        step_id, record = self._next("now")
+        return float(await waits.recorded(self._x, step_id, record, "now", self._x.clock.now))
 
     async def random(self) -> float:
         """A random float in [0, 1), recorded: replays see the same value."""
-        return float(await self._recorded("random", self._x.rng.random))
-
-    async def _recorded(self, name: str, produce: Callable[[], float]) -> Any:
-        step_id, record = self._next(name)
-        if record is not None and record.status == "completed":
-            return codec.decode(record.value or "null")
-        value = produce()
-        now = self._x.clock.now()
-        await self._x.commit(
-            StepRecord(step_id, name, "completed", value=codec.encode(value), started_at=now)
-        )
-        return value
+        step_id, record = self._next("random")
+        return float(await waits.recorded(self._x, step_id, record, "random", self._x.rng.random))
 
     # Waits --------------------------------------------------------------------------------
 
@@ -306,13 +205,7 @@ class WorkflowContext(Context):
         """Wait ``seconds``: in-process when short and before the deadline, else suspended
         (no compute held) until a continuation resumes the run."""
         step_id, record = self._next(name)
-        if record is not None:
-            wake = record.wake_at or 0.0
-        else:
-            now = self._x.clock.now()
-            wake = now + max(0.0, seconds)
-            await self._x.commit(StepRecord(step_id, name, "waiting", started_at=now, wake_at=wake))
-        await self._x.wait_until(wake, name)
+        await waits.sleep(self._x, step_id, record, name, seconds)
 
     async def wait_for_event(
         self,
@@ -325,55 +218,9 @@ class WorkflowContext(Context):
 
         Raises ``EventTimeout`` when ``timeout`` seconds pass first (and on every replay).
         """
-        label = f"event:{name}"
-        step_id, record = self._next(label)
+        step_id, record = self._next(f"event:{name}")
         index = self._x.next_event_index(name)
-        if record is not None and record.status == "completed":
-            return codec.decode(record.value or "null", type)
-        if record is not None and record.status == "failed":
-            raise self._x.stored_failure(record)
-        if record is not None:
-            deadline = record.wake_at
-            started = record.started_at
-        else:
-            started = self._x.clock.now()
-            deadline = None if timeout is None else started + timeout
-            await self._x.commit(
-                StepRecord(step_id, label, "waiting", started_at=started, wake_at=deadline)
-            )
-        while True:
-            payload = await self._x.call(self._x.store.get_event, self.run_id, name, index)
-            now = self._x.clock.now()
-            if payload is not None:
-                value = codec.decode(payload, type)
-                await self._x.commit(
-                    StepRecord(
-                        step_id,
-                        label,
-                        "completed",
-                        value=payload,
-                        started_at=started,
-                        duration=now - started,
-                    )
-                )
-                return value
-            if deadline is not None and now >= deadline:
-                timed_out = EventTimeout(f"no event {name!r} within {timeout or 0:.3g}s")
-                await self._x.commit(
-                    StepRecord(
-                        step_id,
-                        label,
-                        "failed",
-                        error=codec.encode_error(timed_out),
-                        started_at=started,
-                        duration=now - started,
-                    )
-                )
-                raise timed_out
-            left = math.inf if deadline is None else deadline - now
-            if not self._x.planner.fits_inline(left):
-                raise Suspend(deadline, f"waiting for event {name!r}")
-            await self._x.clock.sleep(min(self._x.planner.policy.event_poll_interval, left))
+        return await waits.wait_for_event(self._x, step_id, record, name, index, timeout, type)
 
     # Fan-out ------------------------------------------------------------------------------
 
@@ -384,28 +231,11 @@ class WorkflowContext(Context):
         return their results in order. Branch ``i`` of the gather at position ``p`` numbers its
         steps ``p.i.0``, ``p.i.1``..., whatever order they finish in."""
         base, _ = self._next("gather")
-        semaphore = asyncio.Semaphore(max(1, concurrency))
 
-        async def run(index: int, branch: Callable[[WorkflowContext], Awaitable[Any]]) -> Any:
-            async with semaphore:
-                child = WorkflowContext(self, self._x, f"{base}.{index}.")
-                return await branch(child)
+        def child(index: int) -> WorkflowContext:
+            return WorkflowContext(self, self._x, f"{base}.{index}.")
 
-        tasks = [asyncio.ensure_future(run(i, branch)) for i, branch in enumerate(branches)]
-        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-        self._x.raise_fatal()
-        suspends = [o for o in outcomes if isinstance(o, Suspend)]
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException) and not isinstance(outcome, Suspend | Exception):
-                raise outcome
-        if suspends:
-            dues = [s.due_at for s in suspends]
-            timed = [d for d in dues if d is not None]
-            raise Suspend(min(timed) if timed else None, suspends[0].reason)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return list(outcomes)
+        return await fanout.gather(child, branches, concurrency, self._x.raise_fatal)
 
     async def map(
         self,
@@ -420,25 +250,9 @@ class WorkflowContext(Context):
         type: Any = _NOT_GIVEN,
     ) -> list[Any]:
         """``fn(item)`` as one step per item (all named ``name``), with bounded concurrency."""
-
-        def branch(item: T) -> Callable[[WorkflowContext], Awaitable[Any]]:
-            async def run(child: WorkflowContext) -> Any:
-                return await child.step(
-                    name, fn, item, retry=retry, semantics=semantics, estimate=estimate, type=type
-                )
-
-            return run
-
-        return await self.gather(*(branch(item) for item in items), concurrency=concurrency)
-
-
-async def _call(fn: Callable[..., Any], args: Sequence[Any]) -> Any:
-    if codec.is_coroutine_function(fn):
-        return await fn(*args)
-    result = await asyncio.to_thread(fn, *args)
-    if asyncio.iscoroutine(result):
-        return await result
-    return result
+        options = {"retry": retry, "semantics": semantics, "estimate": estimate, "type": type}
+        branches = [fanout.step_branch(name, fn, item, options) for item in items]
+        return await self.gather(*branches, concurrency=concurrency)
 
 
 __all__ = [

@@ -110,6 +110,8 @@ class Planner:
         self.durations = durations
         self.remaining = remaining
         self.budget = budget
+        self.has_deadline = budget != math.inf
+        """False in a container (no invocation budget): nothing to plan."""
 
     def need(self, step_name: str, estimate: float | None) -> float:
         """Seconds the step needs, margin included."""
@@ -120,7 +122,7 @@ class Planner:
 
     def check(self, step_name: str, estimate: float | None) -> Decision:
         """``run`` or ``split``; raises ``StepTooLong`` when no invocation is long enough."""
-        if self.budget == math.inf:  # no deadline anywhere (a container): nothing to estimate
+        if not self.has_deadline:  # no deadline anywhere (a container): nothing to estimate
             left = self.remaining()
             if left == math.inf:
                 return "run"
@@ -129,11 +131,6 @@ class Planner:
         if need > self.budget:
             raise StepTooLong(step_name, need, self.budget)
         return "run" if need <= self.remaining() else "split"
-
-    @property
-    def has_deadline(self) -> bool:
-        """False in a container (no invocation budget): nothing to plan."""
-        return self.budget != math.inf
 
     def can_gain_time(self) -> bool:
         """True when a fresh invocation would have more time than this one has left."""

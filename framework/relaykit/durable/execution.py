@@ -2,7 +2,8 @@
 
 It holds the lease, the step log loaded at acquire, the deadline planner, and makes every
 executor write. A write that finds the lease gone (``LeaseLost``) or a cancel requested stops the
-workflow with ``Stop``, a ``BaseException`` the workflow cannot swallow.
+workflow with ``Stop``, a ``BaseException`` the workflow cannot swallow; a wait or a deadline
+pauses it with ``Suspend``, another one.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from relaykit.durable import codec
-from relaykit.durable.context import Suspend
-from relaykit.durable.deadline import Clock, Durations, Planner
+from relaykit.durable.deadline import Clock, Durations, Planner, SystemClock
 from relaykit.durable.retry import RetryPolicy
 from relaykit.durable.store import Lease, StepRecord, Store
 from relaykit.errors import (
@@ -30,6 +31,19 @@ from relaykit.errors import (
 )
 
 R = TypeVar("R")
+
+
+class Suspend(BaseException):
+    """The run pauses here: not an ``Exception``, so ``except Exception`` cannot swallow it."""
+
+    def __init__(self, due_at: float | None, reason: str) -> None:
+        self.due_at = due_at
+        self.reason = reason
+        super().__init__(f"suspend ({reason}) until {due_at}")
+
+
+class StepInterrupted(Exception):
+    """An at-most-once step's attempt was started but never finished (its executor died)."""
 
 
 class Stop(BaseException):
@@ -67,6 +81,10 @@ class Execution:
         self.lease_seconds = lease_seconds
         self.max_steps = max_steps
         self.owner = owner
+        self.inline = not store.blocking
+        """True when store calls are made on the event loop (``commit_now`` may be used)."""
+        self.now: Callable[[], float] = time.time if type(clock) is SystemClock else clock.now
+        """``clock.now`` (for the real clock, ``time.time`` itself: one call less per read)."""
         self.rng = random.Random()
         self.visited: set[str] = set()
         self.fatal: DurableError | None = None
@@ -124,8 +142,8 @@ class Execution:
 
     async def commit(self, record: StepRecord) -> None:
         """Commit a step record (and renew the lease); stop if the lease is gone."""
-        if not self.store.blocking:  # a synchronous call cannot interleave with another
-            self._commit_sync(record)
+        if self.inline:  # a synchronous call cannot interleave with another
+            self.commit_now(record, self.clock.now())
             return
         async with self._write_lock:
             now = self.clock.now()
@@ -145,8 +163,8 @@ class Execution:
                 raise
             self._committed(record, result, now)
 
-    def _commit_sync(self, record: StepRecord) -> None:
-        now = self.clock.now()
+    def commit_now(self, record: StepRecord, now: float) -> None:
+        """``commit`` for a store called on the event loop (``inline``), at time ``now``."""
         try:
             result = self.store.commit_step(
                 self.lease, record, now=now, lease_seconds=self.lease_seconds
@@ -170,7 +188,7 @@ class Execution:
     async def append_progress(self, kind: str, data: dict[str, Any]) -> int:
         """Append a progress entry (model tokens) outside a step commit; stop if the lease is
         gone. Serialised with commits, so progress ids stay in order."""
-        if not self.store.blocking:
+        if self.inline:
             return self._fence(self.store.append_progress, kind, data)
         async with self._write_lock:
             return await self.call(self._fence, self.store.append_progress, kind, data)
@@ -182,6 +200,17 @@ class Execution:
             raise Stop("lease_lost", exc) from exc
         except StoreError as exc:
             if exc.transient:  # the run is resumed later, not failed
+                raise Stop("store_error", exc) from exc
+            raise
+
+    async def get_event(self, name: str, index: int) -> str | None:
+        """The payload of the ``index``-th event ``name``, if delivered. A transient store
+        failure stops the executor (the run resumes later) like a failed commit does: it must
+        not reach the workflow as an exception and fail the run."""
+        try:
+            return await self.call(self.store.get_event, self.run_id, name, index)
+        except StoreError as exc:
+            if exc.transient:
                 raise Stop("store_error", exc) from exc
             raise
 

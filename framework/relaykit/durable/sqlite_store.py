@@ -15,142 +15,31 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
+from relaykit.durable.sqlite_reads import SQLiteReads
+from relaykit.durable.sqlite_schema import RUN_COLUMNS, STEP_COLUMNS, run_record, step_record
 from relaykit.durable.store import (
     TERMINAL,
     Acquired,
     CommitResult,
     Lease,
-    Progress,
-    RunPage,
     RunRecord,
     RunStatus,
     StepRecord,
-    StoreStats,
     SuspendResult,
     step_progress,
     suspend_note,
 )
 from relaykit.errors import LeaseLost, RunNotFound, StoreError
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, input TEXT NOT NULL,
-    result TEXT, error TEXT, idempotency_key TEXT UNIQUE, version INTEGER NOT NULL DEFAULT 0,
-    lease_owner TEXT, lease_expires REAL NOT NULL DEFAULT 0, due_at REAL,
-    interrupts INTEGER NOT NULL DEFAULT 0, cancel_requested INTEGER NOT NULL DEFAULT 0,
-    event_seq INTEGER NOT NULL DEFAULT 0, progress_seq INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL, updated_at REAL NOT NULL, owner TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_due ON runs (due_at) WHERE due_at IS NOT NULL;
-CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at DESC, run_id DESC);
-CREATE TABLE IF NOT EXISTS steps (
-    run_id TEXT NOT NULL, step_id TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
-    value TEXT, error TEXT, attempts INTEGER NOT NULL, started_at REAL NOT NULL, duration REAL,
-    wake_at REAL, commit_seq INTEGER NOT NULL, usage TEXT, PRIMARY KEY (run_id, step_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS events (
-    run_id TEXT NOT NULL, name TEXT NOT NULL, idx INTEGER NOT NULL, payload TEXT NOT NULL,
-    at REAL NOT NULL, PRIMARY KEY (run_id, name, idx)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS progress (
-    run_id TEXT NOT NULL, id INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL,
-    at REAL NOT NULL, PRIMARY KEY (run_id, id)
-) WITHOUT ROWID;
-"""
-_RUN_COLUMNS = (
-    "run_id, workflow, status, input, created_at, updated_at, version, result, error, "
-    "idempotency_key, lease_owner, lease_expires, due_at, interrupts, cancel_requested, "
-    "event_seq, progress_seq, owner"
-)
-_STEP_COLUMNS = (
-    "step_id, name, status, value, error, attempts, started_at, duration, wake_at, commit_seq, "
-    "usage"
-)
 
-
-def _run(row: Any) -> RunRecord:
-    values = list(row)
-    values[14] = bool(values[14])
-    return RunRecord(*values)
-
-
-def _step(row: Any) -> StepRecord:
-    return StepRecord(*row)
-
-
-class SQLiteStore:
-    """The ``Store`` protocol on SQLite. ``path`` is a file path or ``":memory:"``."""
+class SQLiteStore(SQLiteReads):
+    """The ``Store`` protocol on SQLite. ``path`` is a file path or ``":memory:"``; the layout and
+    transactions are in ``sqlite_schema``, the reads in ``sqlite_reads``."""
 
     blocking = False
-
-    def __init__(
-        self, path: str | Path, *, busy_timeout: float = 10.0, synchronous: str = "NORMAL"
-    ) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.stats = StoreStats()
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        if self.path != ":memory:":
-            self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute(f"PRAGMA synchronous = {synchronous}")
-        with self._lock:
-            self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(steps)")}
-            if "usage" not in columns:  # a database made before steps recorded model usage
-                self._db.execute("ALTER TABLE steps ADD COLUMN usage TEXT")
-            if "owner" not in {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}:
-                self._db.execute("ALTER TABLE runs ADD COLUMN owner TEXT")  # before run owners
-            self._db.execute(
-                "CREATE INDEX IF NOT EXISTS runs_owner ON runs (owner, created_at DESC, run_id "
-                "DESC) WHERE owner IS NOT NULL"
-            )
-
-    def __repr__(self) -> str:
-        return f"SQLiteStore({self.path!r})"
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StoreError(f"SQLite store {self.path}: cannot start a write: {exc}") from exc
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            try:
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._db.execute("ROLLBACK")
-                raise StoreError(f"SQLite store {self.path}: commit failed: {exc}") from exc
-            self.stats.writes += 1
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                yield self._db
-            finally:
-                self._db.execute("COMMIT")
-            self.stats.reads += 1
-
-    def _get(self, db: sqlite3.Connection, run_id: str) -> RunRecord | None:
-        row = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        return _run(row) if row else None
 
     def _fenced(self, db: sqlite3.Connection, lease: Lease) -> tuple[bool, int]:
         """Check the lease's version; return (cancel requested, event_seq)."""
@@ -188,11 +77,11 @@ class SQLiteStore:
         with self._write() as db:
             if idempotency_key is not None:
                 row = db.execute(
-                    f"SELECT {_RUN_COLUMNS} FROM runs WHERE idempotency_key = ?",
+                    f"SELECT {RUN_COLUMNS} FROM runs WHERE idempotency_key = ?",
                     (idempotency_key,),
                 ).fetchone()
                 if row:
-                    return _run(row), False
+                    return run_record(row), False
             db.execute(
                 "INSERT INTO runs (run_id, workflow, status, input, idempotency_key, due_at, "
                 "created_at, updated_at, progress_seq, owner) "
@@ -229,13 +118,13 @@ class SQLiteStore:
                 (owner, expires, expires, int(interrupted), now, run_id),
             )
             rows = db.execute(
-                f"SELECT {_STEP_COLUMNS} FROM steps WHERE run_id = ? ORDER BY commit_seq",
+                f"SELECT {STEP_COLUMNS} FROM steps WHERE run_id = ? ORDER BY commit_seq",
                 (run_id,),
             ).fetchall()
             fresh = self._get(db, run_id)
         assert fresh is not None
         lease = Lease(run_id, owner, fresh.version, fresh.progress_seq, fresh.event_seq)
-        steps = tuple(_step(row) for row in rows)
+        steps = tuple(step_record(row) for row in rows)
         return Acquired(fresh, steps, lease, interrupted=interrupted)
 
     def load(self, run_id: str) -> tuple[RunRecord, tuple[StepRecord, ...]] | None:
@@ -244,10 +133,10 @@ class SQLiteStore:
             if run is None:
                 return None
             rows = db.execute(
-                f"SELECT {_STEP_COLUMNS} FROM steps WHERE run_id = ? ORDER BY commit_seq",
+                f"SELECT {STEP_COLUMNS} FROM steps WHERE run_id = ? ORDER BY commit_seq",
                 (run_id,),
             ).fetchall()
-        return run, tuple(_step(row) for row in rows)
+        return run, tuple(step_record(row) for row in rows)
 
     # Executor writes ----------------------------------------------------------------------
 
@@ -260,7 +149,7 @@ class SQLiteStore:
                 return "cancelled"
             seq = lease.progress_seq + 1
             cursor = db.execute(
-                f"INSERT INTO steps (run_id, {_STEP_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                f"INSERT INTO steps (run_id, {STEP_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (run_id, step_id) DO UPDATE SET name = excluded.name, "
                 "status = excluded.status, value = excluded.value, error = excluded.error, "
                 "attempts = excluded.attempts, started_at = excluded.started_at, "
@@ -409,81 +298,5 @@ class SQLiteStore:
             )
         return int(index)
 
-    # Reads --------------------------------------------------------------------------------
 
-    def get_event(self, run_id: str, name: str, index: int) -> str | None:
-        with self._read() as db:
-            row = db.execute(
-                "SELECT payload FROM events WHERE run_id = ? AND name = ? AND idx = ?",
-                (run_id, name, index),
-            ).fetchone()
-        return str(row[0]) if row else None
-
-    def due_runs(self, *, now: float, limit: int = 100) -> list[str]:
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT run_id FROM runs WHERE due_at IS NOT NULL AND due_at <= ? "
-                "ORDER BY due_at LIMIT ?",
-                (now, limit),
-            ).fetchall()
-        return [str(row[0]) for row in rows]
-
-    def list_runs(
-        self,
-        *,
-        workflow: str | None = None,
-        status: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-        owner: str | None = None,
-    ) -> RunPage:
-        where: list[str] = ["1 = 1"]
-        args: list[str | float] = []
-        if owner is not None:
-            where.append("owner = ?")
-            args.append(owner)
-        if workflow is not None:
-            where.append("workflow = ?")
-            args.append(workflow)
-        if status is not None:
-            where.append("status = ?")
-            args.append(status)
-        if cursor:
-            created, last_id = _parse_cursor(cursor)
-            where.append("(created_at < ? OR (created_at = ? AND run_id < ?))")
-            args += [created, created, last_id]
-        with self._read() as db:
-            rows = db.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE {' AND '.join(where)} "
-                "ORDER BY created_at DESC, run_id DESC LIMIT ?",
-                (*args, limit + 1),
-            ).fetchall()
-        runs = tuple(_run(row) for row in rows[:limit])
-        more = len(rows) > limit
-        next_cursor = f"{runs[-1].created_at!r}|{runs[-1].run_id}" if more and runs else None
-        return RunPage(runs, next_cursor)
-
-    def progress(self, run_id: str, *, after_id: int = 0, limit: int = 1000) -> list[Progress]:
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT id, kind, data, at FROM progress WHERE run_id = ? AND id > ? "
-                "ORDER BY id LIMIT ?",
-                (run_id, after_id, limit),
-            ).fetchall()
-        return [Progress(*row) for row in rows]
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-
-def _parse_cursor(cursor: str) -> tuple[float, str]:
-    """``created_at|run_id`` as ``list_runs`` returned it; ``ValueError`` for anything else."""
-    created, sep, last_id = cursor.partition("|")
-    try:
-        when = float(created)
-    except ValueError:
-        when = float("nan")
-    if not sep or when != when or not last_id or len(last_id) > 128 or "|" in last_id:
-        raise ValueError("the cursor is not one a page of runs returned")
-    return when, last_id
+__all__ = ["SQLiteStore"]
