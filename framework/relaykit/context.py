@@ -29,7 +29,10 @@ def new_request_id() -> str:
 
 @dataclass
 class Context:
-    """Per-invocation context handed to every handler."""
+    """Per-invocation context handed to every handler.
+
+    (An event-source record's context binds ``llm`` when it is first read; to its reader that
+    is the same bound model.)"""
 
     request_id: str
     settings: Settings
@@ -64,6 +67,19 @@ class Context:
         """This invocation's model usage (a ``relaykit.llm.usage.UsageMeter``: calls, tokens,
         latency, cost), or ``None`` when ``llm`` is not a bound model."""
         return getattr(self.llm, "usage", None)
+
+    if not TYPE_CHECKING:  # for mypy, a Context keeps only the attributes it declares
+
+        def __getattr__(self, name: str) -> Any:
+            # ``llm`` of a context that an event-source Runner made for one record: the app's
+            # model is bound to the context when the handler first reads it (or ``usage``).
+            binding = self.__dict__.get("_llm_binding") if name == "llm" else None
+            if binding is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            bind, model = binding
+            llm = self.llm = bind(model, self)
+            del self.__dict__["_llm_binding"]
+            return llm
 
     def remaining_seconds(self) -> float:
         """Seconds left before the deadline (never below 0); ``math.inf`` when there is none."""

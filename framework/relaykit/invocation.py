@@ -85,15 +85,18 @@ def from_lambda(
     # A runtime that serves several invocations at once keeps the trace header per invocation on
     # its context object; the managed runtime only sets the environment variable.
     trace_header = getattr(context, "trace_id", None) or env.get(TRACE_ENV)
-    meta = {
-        key: value
-        for key in ("client_context", "identity", "tenant_id")
-        if (value := getattr(context, key, None)) is not None
-    }
+    meta: dict[str, Any] = {}
+    for key in _META:
+        value = getattr(context, key, None)
+        if value is not None:
+            meta[key] = value
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     deadline = time.time() + remaining() / 1000.0 if callable(remaining) else None
     request_id = getattr(context, "aws_request_id", None)
-    return Invocation(
+    # What ``Invocation(...)`` makes, without the frozen dataclass's ``__init__`` (one
+    # ``object.__setattr__`` per field): this runs on every invocation.
+    invocation: Invocation = _new(Invocation)
+    invocation.__dict__.update(
         request_id=str(request_id) if request_id else "",
         function_arn=getattr(context, "invoked_function_arn", None),
         function_name=getattr(context, "function_name", None),
@@ -102,3 +105,8 @@ def from_lambda(
         cold_start=cold_start,
         meta=meta,
     )
+    return invocation
+
+
+_new = object.__new__
+_META = ("client_context", "identity", "tenant_id")

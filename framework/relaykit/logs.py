@@ -6,8 +6,10 @@ The keys follow Powertools' Logger (``level``, ``location``, ``message``, ``time
 ``configure`` runs when a target starts.
 
 A target that knows the invocation (the Lambda handler) sets its fields once with
-``set_invocation``; a filter copies them into every record of the ``relaykit`` loggers, so lines
-written outside a handler's ``ctx.logger`` carry the request id and ``cold_start`` too.
+``set_invocation`` and puts the previous ones back with ``reset_invocation`` at its end
+(``invocation_fields`` does both around a block); a filter copies them into every record of the
+``relaykit`` loggers, so lines written outside a handler's ``ctx.logger`` carry the request id
+and ``cold_start`` too.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 
 LOGGER_NAME = "relaykit"
@@ -34,10 +36,21 @@ _FIELDS = (
 _INVOCATION: ContextVar[Mapping[str, Any] | None] = ContextVar("relaykit_invocation", default=None)
 
 
+def set_invocation(fields: Mapping[str, Any]) -> Token[Mapping[str, Any] | None]:
+    """Put ``fields`` (``None`` values dropped) on every relaykit log line written in this
+    context until ``reset_invocation`` is given the token returned."""
+    return _INVOCATION.set({key: value for key, value in fields.items() if value is not None})
+
+
+def reset_invocation(token: Token[Mapping[str, Any] | None]) -> None:
+    """Put back the fields that were current before ``set_invocation`` returned ``token``."""
+    _INVOCATION.reset(token)
+
+
 @contextmanager
 def invocation_fields(**fields: Any) -> Iterator[None]:
     """Put ``fields`` (``None`` values dropped) on every relaykit log line written inside."""
-    token = _INVOCATION.set({key: value for key, value in fields.items() if value is not None})
+    token = set_invocation(fields)
     try:
         yield
     finally:

@@ -346,28 +346,3 @@ def test_handler_concurrency_limit_holds_within_a_batch(
     assert invoke(app, batch) == {"batchItemFailures": []}
     assert sorted(done) == ["o-1", "o-2", "o-3"]
     assert peak[0] == limit
-
-
-def test_sync_handler_runs_in_a_thread_one_record_at_a_time(
-    new_app: Callable[[], App], invoke: Invoke, event: Callable[[str], dict[str, Any]]
-) -> None:
-    """A plain ``def`` handler runs off the event loop (in a worker thread), one record at a time
-    by default, and its failures are reported per record like an async handler's."""
-    import threading
-
-    app = new_app()
-    threads: set[int] = set()
-    done: list[str] = []
-
-    @app.on_sqs("orders")
-    def handle(order: Order, ctx: Context) -> None:
-        threads.add(threading.get_ident())
-        if "FAIL" in order.text:
-            raise RuntimeError("model refused")
-        done.append(ctx.meta["record_id"])
-
-    batch = event("sqs")
-    ids = [record["messageId"] for record in batch["Records"]]
-    assert invoke(app, batch) == {"batchItemFailures": [{"itemIdentifier": ids[1]}]}
-    assert sorted(done) == sorted([ids[0], ids[2]])
-    assert threading.get_ident() not in threads

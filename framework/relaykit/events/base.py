@@ -12,10 +12,10 @@ This module is stdlib-only, like the rest of the core.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from contextvars import ContextVar, copy_context
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from relaykit.app import App
@@ -31,6 +31,37 @@ USAGE_METERS: ContextVar[list[Any] | None] = ContextVar("relaykit_usage_meters",
 """While an event invocation is measured: the list that collects the usage meter of every
 record's ``Context`` (``relaykit.measure.EventProbe``), so one measurement sums their model
 calls."""
+
+
+INLINE: ContextVar[bool] = ContextVar("relaykit_inline", default=False)
+"""True while ``LambdaHandler`` serves an event without turning its event loop, because the
+kind said (``InlineKind.serves_inline``) that every record goes to a plain ``def`` handler it
+can call in the calling thread: the kinds then call those handlers directly, one record after
+another, instead of in a worker thread."""
+
+
+T = TypeVar("T")
+
+
+def run_inline(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work``, whose every ``await`` completes at once, to its end in this thread with
+    ``INLINE`` set, without an event loop, in a copy of the current context as an asyncio task
+    would (what a handler sets in a context variable ends with the invocation)."""
+    return copy_context().run(_run_inline, work)
+
+
+def _run_inline(work: Coroutine[Any, Any, T]) -> T:
+    INLINE.set(True)  # in the copy ``run_inline`` made
+    try:
+        waited = work.send(None)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    work.close()
+    raise RuntimeError(
+        f"relaykit served an event without its event loop, but the work waited for {waited!r}; "
+        "this is a relaykit bug, please report it"
+    )
 
 
 def invocation_of(context: Any) -> Invocation:
@@ -90,6 +121,17 @@ class EventKind(Protocol):
 
     async def close(self) -> None:
         """Release what ``prepare``/``handle`` built (the environment is shutting down)."""
+        ...
+
+
+class InlineKind(EventKind, Protocol):
+    """A kind that can serve some events without the event loop (the managed runtime's
+    ``app.lambda_handler`` asks; see ``INLINE``)."""
+
+    def serves_inline(self, event: Mapping[str, Any]) -> bool:
+        """True when every record of ``event`` goes to a handler that runs in the calling
+        thread, so ``handle`` never waits for the loop when ``INLINE`` is set (cheap, never
+        raises: an event it cannot route is served the usual way)."""
         ...
 
 

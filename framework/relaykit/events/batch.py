@@ -17,6 +17,11 @@ batch processors build, with their semantics, without their per-record bookkeepi
   without it every record runs (``BatchProcessor``; Lambda resumes a stream from the first
   failed sequence number).
 
+A batch served without the event loop (``relaykit.events.base.INLINE``: every record goes to a
+plain ``def`` handler) runs through ``each``, the synchronous ``in_order``: each record to its
+end in the calling thread, in batch order (what ``concurrently`` does with records that never
+wait), FIFO groups skipped after a failure as above.
+
 A record fails when starting it or awaiting it raises an ``Exception``; ``failed`` is told (a
 record that started in a task of its own is reported when the batch ends). ``serve_sqs`` and
 ``serve_dynamodb`` are the whole batch for the Lambda kinds: route every record first
@@ -30,6 +35,7 @@ import logging
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from relaykit.events.base import INLINE
 from relaykit.events.records import Routed, route_dynamodb, route_sqs
 from relaykit.events.runner import Runner, log_failure
 
@@ -129,6 +135,31 @@ async def in_order(
     return failures
 
 
+def each(
+    records: Sequence[Any],
+    calls: Sequence[Callable[[Any], Any]],
+    failed: Failed,
+    group: Callable[[int], str | None] | None = None,
+) -> list[int]:
+    """``in_order`` for a batch served without the event loop (``INLINE``): ``calls[i]`` runs
+    record ``i`` to its end in this thread. The failed indexes, with those of failed groups."""
+    failures: list[int] = []
+    broken: set[str] = set()
+    for index, call in enumerate(calls):
+        key = group(index) if group is not None else None
+        if key is not None and key in broken:
+            failures.append(index)
+            continue
+        try:
+            call(records[index])
+        except Exception as exc:
+            failures.append(index)
+            failed(index, exc)
+            if key is not None:
+                broken.add(key)
+    return failures
+
+
 def partial_response(identifiers: Sequence[Any], total: int) -> dict[str, Any]:
     """Lambda's partial batch response naming ``identifiers`` (logged when any)."""
     if identifiers:
@@ -140,11 +171,13 @@ async def serve_sqs(
     app: App, records: Sequence[dict[str, Any]], fields: Mapping[str, Any]
 ) -> tuple[dict[str, Any], set[str]]:
     """Run an SQS batch (FIFO: in order, skipping a failed group; else concurrently); the
-    partial batch response and the names of the handlers that served it."""
-    runner = Runner(app, fields)
+    partial batch response and the names of the handlers that served it. Served without the
+    event loop (``INLINE``), every record runs in the calling thread, so a standard batch runs
+    in order: what ``concurrently`` does with records that never wait."""
+    runner = Runner(app, fields, inline=INLINE.get())
     routes, names = runner.route_sqs(records)
 
-    def start(index: int) -> Coroutine[Any, Any, Any]:
+    def start(index: int) -> Any:
         route = routes[index]
         if isinstance(route, list):
             return runner.run_all(route)
@@ -155,7 +188,11 @@ async def serve_sqs(
         works = route if isinstance(route, list) else route_sqs(app, records[index])
         log_failure(exc, f"SQS message {records[index].get('messageId')}", works)
 
-    if is_fifo(records):
+    fifo = is_fifo(records)
+    if runner.inline:
+        group = (lambda index: message_group(records[index])) if fifo else None
+        failures = each(records, routes, failed, group)  # type: ignore[arg-type]  # no S3 work
+    elif fifo:
         failures = await in_order(
             len(records), start, failed, lambda index: message_group(records[index])
         )
@@ -170,15 +207,19 @@ async def serve_dynamodb(
 ) -> tuple[dict[str, Any], set[str]]:
     """Run a DynamoDB stream batch in order; the partial batch response (failed sequence
     numbers) and the names of the handlers that served it."""
-    runner = Runner(app, fields)
+    runner = Runner(app, fields, inline=INLINE.get())
     routes: list[Routed] = [route_dynamodb(app, record) for record in records]
 
-    def start(index: int) -> Coroutine[Any, Any, Any]:
+    def start(index: int) -> Any:
         return runner.start(*routes[index])
 
     def failed(index: int, exc: Exception) -> None:
         log_failure(exc, f"stream record {records[index].get('eventID')}", [routes[index]])
 
-    failures = await in_order(len(records), start, failed)
+    if runner.inline:
+        calls = [runner.call_for(work.spec) for work in routes]
+        failures = each(records, calls, failed)
+    else:
+        failures = await in_order(len(records), start, failed)
     sequence = [(records[i].get("dynamodb") or {}).get("SequenceNumber") for i in failures]
     return partial_response(sequence, len(records)), {work.spec.handler.name for work in routes}

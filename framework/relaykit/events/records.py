@@ -10,6 +10,7 @@ handler's record parameter receives. Running the records is ``relaykit.events.ru
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -99,11 +100,31 @@ def route_s3(app: App, record: Mapping[str, Any]) -> Routed:
 
 
 def queue_handler(app: App, arn: str) -> SourceSpec | None:
-    """The ``on_sqs`` handler of the queue ``arn``, if any."""
-    for spec in app.sources:
+    """The ``on_sqs`` handler of the queue ``arn``, if any (looked up once per queue and app,
+    again when a handler has been registered since)."""
+    sources = app.sources
+    known = _QUEUES.get(app)
+    if known is None or known[0] != len(sources):
+        known = _QUEUES[app] = (len(sources), {})
+    queues = known[1]
+    if arn in queues:
+        return queues[arn]
+    found = None
+    for spec in sources:
         if spec.source == "sqs" and spec.matches_queue(arn):
-            return spec
-    return None
+            found = spec
+            break
+    if len(queues) < _QUEUES_KEPT:
+        queues[arn] = found
+    return found
+
+
+_QUEUES: weakref.WeakKeyDictionary[Any, tuple[int, dict[str, SourceSpec | None]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per app: its number of sources when the lookups were made, and ``queue_handler``'s answer
+per queue ARN (handlers are only ever added to an app, so the count says when to start over)."""
+_QUEUES_KEPT = 1024
 
 
 def route_sqs(

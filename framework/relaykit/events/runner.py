@@ -11,6 +11,11 @@ the handler takes one. Handlers registered with ``idempotent=True`` run under
 ``relaykit.idempotency.run_once``: a record processed already returns its recorded result
 without a call, and one that another delivery is running right now fails with
 ``RecordInProgress``.
+
+A plain ``def`` handler runs through ``dispatch.call_task``, in a worker thread, except in a
+Runner that serves ``inline`` (an invocation the Lambda handler serves without its event loop,
+because every record goes to a handler that ``runs_inline``): there ``start`` calls it in the
+calling thread and returns its result.
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ import logging
 import time
 import weakref
 from collections.abc import Callable, Coroutine, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from relaykit.context import Context, new_request_id
 from relaykit.dispatch import call_task, encode_output
+from relaykit.errors import UnknownEventError
 from relaykit.events.base import USAGE_METERS
-from relaykit.events.records import Routed, queue_handler, route_sqs, value_reader
+from relaykit.events.records import Routed, queue_handler, route_dynamodb, route_sqs, value_reader
 from relaykit.events.shapes import record_id
 from relaykit.sources import SourceSpec
 
@@ -76,8 +83,55 @@ def result_json(spec: SourceSpec, result: Any) -> str | None:
         return None
 
 
-Call = Callable[[Mapping[str, Any]], Coroutine[Any, Any, Any]]
-"""Begins one record of a handler: validates it and returns the handler's coroutine."""
+Call = Callable[[Mapping[str, Any]], Any]
+"""Begins one record of a handler: validates it and returns the handler's coroutine (in a
+Runner serving ``inline``: runs the handler to its end and returns its result)."""
+
+
+def runs_inline(spec: SourceSpec) -> bool:
+    """True when a Runner serving without the event loop (``inline``) calls ``spec``'s handler
+    in the calling thread: a plain ``def`` handler that runs one record at a time (the default
+    ``max_concurrency`` of a ``def`` handler) and is not ``idempotent`` (a marker's claim and
+    renewals wait on the loop). Any other handler needs the loop (and a ``def`` one a thread)."""
+    handler = spec.handler
+    return not handler.is_async and handler.max_concurrency == 1 and not spec.idempotent
+
+
+def sqs_runs_inline(app: App, records: Sequence[Any]) -> bool:
+    """True when every record of an SQS batch goes to its queue's ``on_sqs`` handler and that
+    handler ``runs_inline`` (a record of a queue without one, S3 notifications, is not)."""
+    seen: dict[str, bool] = {}
+    for record in records:
+        if type(record) is not dict and not isinstance(record, Mapping):
+            return False
+        arn = str(record.get("eventSourceARN", ""))
+        inline = seen.get(arn)
+        if inline is None:
+            spec = queue_handler(app, arn)
+            inline = seen[arn] = spec is not None and runs_inline(spec)
+        if not inline:
+            return False
+    return True
+
+
+def dynamodb_runs_inline(app: App, records: Sequence[Any]) -> bool:
+    """True when every record of a DynamoDB stream batch goes to a handler that
+    ``runs_inline`` (its table's ``on_dynamodb_stream`` handler)."""
+    seen: dict[str, bool] = {}
+    for record in records:
+        if type(record) is not dict and not isinstance(record, Mapping):
+            return False
+        arn = str(record.get("eventSourceARN", ""))
+        inline = seen.get(arn)
+        if inline is None:
+            try:
+                spec = route_dynamodb(app, record).spec
+            except UnknownEventError:
+                return False
+            inline = seen[arn] = runs_inline(spec)
+        if not inline:
+            return False
+    return True
 
 
 class Plan:
@@ -92,6 +146,8 @@ class Plan:
         self.spec = spec
         self.read = value_reader(spec) if handler.body_param is not None else None
         self.direct = handler.is_async and handler.max_concurrency is None
+        self.inline = runs_inline(spec)
+        self.positional = _positional(handler.fn, handler.body_param, handler.ctx_param)
         self._context: tuple[dict[str, Any], Any, Any] | None = None
 
     def context(self, app: App) -> tuple[dict[str, Any], Any, Any]:
@@ -102,7 +158,12 @@ class Plan:
 
             state = dict(vars(app.new_context(self.spec.handler)))
             state["_logger"] = None
-            self._context = (state, _bound_model_class(), app.model)
+            # ``llm`` is bound when the handler first reads it (``Context.__getattr__``): the
+            # same model, bound to the same context, at no cost to a handler that never calls it.
+            del state["llm"]
+            bind, model = _bound_model_class(), app.model
+            state["_llm_binding"] = (bind, model)
+            self._context = (state, bind, model)
         return self._context
 
 
@@ -120,8 +181,30 @@ def plan_for(app: App, spec: SourceSpec) -> Plan:
     return plan
 
 
+def _message_id(record: Mapping[str, Any]) -> str | None:
+    """``shapes.record_id("sqs", record)``, without the dispatch on the source."""
+    value = record.get("messageId")
+    return str(value) if value else None
+
+
 def _unrouted(record: Mapping[str, Any]) -> Coroutine[Any, Any, Any]:
     raise AssertionError("a marker, never called")
+
+
+def _positional(fn: Callable[..., Any], body_param: str | None, ctx_param: str | None) -> bool:
+    """True when ``fn``'s own parameters (not those of a function it wraps: a decorator's
+    wrapper may take keywords only) are the record's then the context's, as many as it has,
+    each of which may be passed by position: a call without a keyword dictionary."""
+    import inspect  # loaded with relaykit.handlers already
+
+    try:
+        params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    names = [name for name in (body_param, ctx_param) if name is not None]
+    return [param.name for param in params] == names and all(
+        param.kind is param.POSITIONAL_OR_KEYWORD for param in params
+    )
 
 
 def _direct(
@@ -130,14 +213,22 @@ def _direct(
     read: Callable[[Mapping[str, Any]], Any] | None,
     ctx_param: str | None,
     make: Callable[[Mapping[str, Any]], Context] | None,
-) -> Call:
-    """A ``Call`` of an ``async def`` handler without a concurrency limit: its own coroutine,
-    keyword arguments built for just the parameters it has."""
+    positional: bool = False,
+) -> Callable[[Mapping[str, Any]], Any]:
+    """A call of ``fn`` with keyword arguments built for just the parameters it has: the
+    ``Call`` of an ``async def`` handler without a concurrency limit (it returns the handler's
+    own coroutine), or of a ``def`` handler in a Runner serving ``inline`` (it runs it)."""
     if body_param is not None and read is not None:
         if ctx_param is not None and make is not None:
+            if positional:
+                return lambda record: fn(read(record), make(record))
             return lambda record: fn(**{body_param: read(record), ctx_param: make(record)})
+        if positional:
+            return lambda record: fn(read(record))
         return lambda record: fn(**{body_param: read(record)})
     if ctx_param is not None and make is not None:
+        if positional:
+            return lambda record: fn(make(record))
         return lambda record: fn(**{ctx_param: make(record)})
     return lambda record: fn()
 
@@ -157,10 +248,15 @@ class Runner:
     its own, what ``App.new_context`` makes with ``fields`` plus ``meta["source"]`` and
     ``meta["record_id"]``, with the app's model bound to it (its own usage meter), only when the
     handler takes a context.
+
+    With ``inline`` (an invocation served without the event loop: ``relaykit.events.base.INLINE``),
+    the handlers whose plan is ``inline`` (plain ``def``) are called in the calling thread when
+    their record starts, instead of in a worker thread through ``dispatch.call_task``.
     """
 
-    def __init__(self, app: App, fields: Mapping[str, Any]) -> None:
+    def __init__(self, app: App, fields: Mapping[str, Any], *, inline: bool = False) -> None:
         self.app = app
+        self.inline = inline
         self.settings = app.settings
         self.deadline: float | None = fields.get("deadline")
         self.shared = {name: fields[name] for name in _INVOCATION_FIELDS if name in fields}
@@ -168,7 +264,7 @@ class Runner:
         self.meta: dict[str, Any] = dict(fields.get("meta") or ())
         self._calls: dict[int, Call] = {}
 
-    def start(self, spec: SourceSpec, record: Mapping[str, Any]) -> Coroutine[Any, Any, Any]:
+    def start(self, spec: SourceSpec, record: Mapping[str, Any]) -> Any:
         """Begin one record: validate it and return the coroutine that runs its handler (a
         record that does not validate raises here). For an ``idempotent=True`` handler the
         coroutine claims the record first (see the module docstring)."""
@@ -205,6 +301,11 @@ class Runner:
                 if spec is not None:
                     names.add(spec.handler.name)
             if call is None:
+                if self.inline:
+                    raise RuntimeError(
+                        f"an SQS record of {arn} is for no on_sqs handler, but the records are "
+                        "served without the event loop; this is a relaykit bug, please report it"
+                    )
                 works = route_sqs(app, record, {arn: None})
                 names.update(work.spec.handler.name for work in works)
                 routes.append(works)
@@ -215,20 +316,30 @@ class Runner:
     def _call(self, plan: Plan) -> Call:
         spec = plan.spec
         handler = spec.handler
-        if plan.direct:
+        call: Call
+        if self.inline and not plan.inline:
+            raise RuntimeError(
+                f"{spec.label}: this handler needs the event loop, but the records are served "
+                "without it; this is a relaykit bug, please report it"
+            )
+        if plan.direct or self.inline:
+            # ``async def``: returns its coroutine. ``def`` (inline): runs, returns its result.
             call = _direct(
                 handler.fn,
                 handler.body_param,
                 plan.read,
                 handler.ctx_param,
                 self._contexts(plan) if handler.ctx_param is not None else None,
+                plan.positional,
             )
         else:
             read, make = plan.read, self._contexts(plan)
 
-            def call(record: Mapping[str, Any]) -> Coroutine[Any, Any, Any]:
+            def call_in_task(record: Mapping[str, Any]) -> Coroutine[Any, Any, Any]:
                 body = read(record) if read is not None else None
                 return call_task(handler, body, make(record))
+
+            call = call_in_task
 
         if not spec.idempotent:
             return call
@@ -244,11 +355,12 @@ class Runner:
         this invocation's fields, the record's ``meta`` (and a request id of its own when the
         invocation has none), and the app's model bound to it. (A ``Context`` is a plain
         dataclass: this is ``copy.copy`` without its generic ``__reduce_ex__`` machinery.)"""
-        template, bind, model = plan.context(self.app)
+        template = plan.context(self.app)[0]
         state = dict(template)
         state.update(self.shared)
         meta = dict(self.meta)
         meta["source"] = source = plan.spec.source
+        ident = _message_id if source == "sqs" else partial(record_id, source)
         fresh_ids, new = self.fresh_ids, Context.__new__
         meters = USAGE_METERS.get()  # the invocation is measured: collect each record's meter
 
@@ -256,12 +368,11 @@ class Runner:
             ctx: Context = new(Context)
             ctx.__dict__.update(state)
             ctx.meta = own = meta.copy()
-            rid = record_id(source, record)
+            rid = ident(record)
             if rid is not None:
                 own["record_id"] = rid
             if fresh_ids:
                 ctx.request_id = new_request_id()
-            ctx.llm = bind(model, ctx)
             if meters is not None:
                 meters.append(ctx.usage)
             return ctx

@@ -19,9 +19,11 @@ from urllib.parse import unquote_plus
 def is_records_of(event: Mapping[str, Any], source: str) -> bool:
     """True when ``event`` is a ``{"Records": [...]}`` batch whose first record is ``source``."""
     records = event.get("Records")
-    if not isinstance(records, list) or not records or not isinstance(records[0], Mapping):
+    if not isinstance(records, list) or not records:
         return False
     first = records[0]
+    if type(first) is not dict and not isinstance(first, Mapping):  # dict: no ABC check
+        return False
     return first.get("eventSource") == source or first.get("EventSource") == source
 
 

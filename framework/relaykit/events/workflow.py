@@ -28,7 +28,7 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 def _continuation_of(record: Any) -> str | None:
     """The run id of an SQS record whose body is a relaykit continuation, else ``None``."""
-    if not isinstance(record, Mapping):
+    if type(record) is not dict and not isinstance(record, Mapping):  # dict: no ABC check
         return None
     body = record.get("body")
     if not isinstance(body, str) or '"relaykit"' not in body:
@@ -54,9 +54,12 @@ class WorkflowEvents:
     def matches(self, event: Mapping[str, Any]) -> bool:
         if event.get("relaykit") in ("continue", "sweep"):
             return True
-        return is_records_of(event, "aws:sqs") and all(
-            _continuation_of(record) is not None for record in event["Records"]
-        )
+        if not is_records_of(event, "aws:sqs"):
+            return False
+        for record in event["Records"]:  # noqa: SIM110 (no generator: runs for every SQS batch)
+            if _continuation_of(record) is None:
+                return False
+        return True
 
     def correlation_id(self, event: Mapping[str, Any]) -> str | None:
         run_id = event.get("run_id")

@@ -5,7 +5,10 @@ the environment: the event loop every invocation runs on, the event kinds (loade
 ``relaykit.events`` on the first event), the app's startup hooks (run once) and their shutdown
 (on SIGTERM or at interpreter exit). Per invocation it reads the Lambda context, puts the request
 id, function ARN, X-Ray trace id, correlation id and ``cold_start`` on every log line, lets the
-first kind that recognises the event serve it, and flushes the invocation's metrics.
+first kind that recognises the event serve it, and flushes the invocation's metrics. An event
+that the kind can serve without the loop (``events.base.InlineKind``: an SQS or DynamoDB Streams
+batch whose every record goes to a plain ``def`` handler) is served in the calling thread, as
+Powertools' ``BatchProcessor`` would, with the same bookkeeping and without a turn of the loop.
 
 Building one is cheap: nothing is imported and no loop is created until the first event, unless
 the ``lambda_eager_init`` setting asks for that work during the init phase.
@@ -45,6 +48,9 @@ logger = logging.getLogger("relaykit.lambda")
 
 class LambdaHandler:
     """``handler(event, context)`` for Lambda; also the ``Environment`` the event kinds run in."""
+
+    _UNSERVED = Outcome(None, "other", error=True)
+    """The outcome of an invocation whose kind did not return one (it raised)."""
 
     def __init__(self, app: App) -> None:
         self._app = app
@@ -163,9 +169,14 @@ class LambdaHandler:
     # Invocation ---------------------------------------------------------------------------
 
     def __call__(self, event: Any, context: Any) -> Any:
-        self._load()
+        kinds = self._load()
         self._start()
-        return self.run(self.dispatch(event, context))
+        kind = _recognise(kinds, event)
+        if not isinstance(kind, UnknownEventError) and _serves_inline(kind, event):
+            # Every record goes to a plain ``def`` handler: served in this thread, one record
+            # after another (as Powertools' BatchProcessor does), without turning the loop.
+            return events.base.run_inline(self._dispatch(event, context, None, kind))
+        return self.run(self._dispatch(event, context, None, kind))
 
     async def dispatch(
         self, event: Any, context: Any, open_stream: StreamOpener | None = None
@@ -176,7 +187,16 @@ class LambdaHandler:
         event as a stream open it and write to it instead of returning a response. The
         invocation's metrics are flushed before this returns.
         """
-        response, flush = await self.respond(event, context, open_stream)
+        return await self._dispatch(event, context, open_stream, _recognise(self._load(), event))
+
+    async def _dispatch(
+        self,
+        event: Any,
+        context: Any,
+        open_stream: StreamOpener | None,
+        kind: EventKind | UnknownEventError,
+    ) -> Any:
+        response, flush = await self._respond(event, context, open_stream, kind)
         flush()
         return response
 
@@ -190,25 +210,34 @@ class LambdaHandler:
         metrics) then never delays the caller; the latency it records is still the time to the
         response. When serving raises, the metrics are flushed before the error propagates.
         """
+        return await self._respond(event, context, open_stream, _recognise(self._load(), event))
+
+    async def _respond(
+        self,
+        event: Any,
+        context: Any,
+        open_stream: StreamOpener | None,
+        kind: EventKind | UnknownEventError,
+    ) -> tuple[Any, Callable[[], None]]:
+        """``respond`` for the event ``kind`` serves (or that none recognised: the error)."""
         cold, self._cold = self._cold, False
         began = time.perf_counter()
-        kinds = self._load()
         invocation = from_lambda(context, cold_start=cold)
         observer = self._observer
         assert observer is not None
-        try:
-            kind = events.select(kinds, event)
-        except UnknownEventError as exc:
+        if isinstance(kind, UnknownEventError):
             with logs.invocation_fields(**invocation.log_fields()):
-                logger.error("%s", exc)
-            body = {"error": {"type": "unknown_event", "message": str(exc)}}
+                logger.error("%s", kind)
+            body = {"error": {"type": "unknown_event", "message": str(kind)}}
             outcome = Outcome(body, "other", error=True)
             return outcome.response, partial(observer.record, outcome, _ms(began), cold)
         fields = invocation.log_fields()
+        fields["correlation_id"] = kind.correlation_id(event)
         probe = self._measure(kind.name)
         meters = USAGE_METERS.set(probe.meters) if probe is not None else None
-        with logs.invocation_fields(**fields, correlation_id=kind.correlation_id(event)):
-            outcome = Outcome(None, "other", error=True)
+        logged = logs.set_invocation(fields)
+        try:
+            outcome = self._UNSERVED
             serving = SERVING.set((context, invocation))  # the kinds read it, not the context
             try:
                 with observer.traced(kind.name, cold) if observer.tracing else _UNTRACED:
@@ -226,6 +255,8 @@ class LambdaHandler:
                 if probe is not None and meters is not None:
                     USAGE_METERS.reset(meters)
                     probe.finish(outcome.handler, error=outcome.error)
+        finally:
+            logs.reset_invocation(logged)
         return outcome.response, partial(observer.record, outcome, _ms(began), cold)
 
     def _measure(self, kind: str) -> EventProbe | None:
@@ -239,6 +270,19 @@ class LambdaHandler:
         from relaykit.measure import EventProbe
 
         return EventProbe(recorder, kind, "lambda")
+
+
+def _recognise(kinds: list[EventKind], event: Any) -> EventKind | UnknownEventError:
+    """The kind that serves ``event``, or the error that says none recognises it."""
+    try:
+        return events.select(kinds, event)
+    except UnknownEventError as exc:
+        return exc
+
+
+def _serves_inline(kind: EventKind, event: Any) -> bool:
+    serves_inline = getattr(kind, "serves_inline", None)
+    return bool(serves_inline is not None and serves_inline(event))
 
 
 def _wants_stream(kind: EventKind, event: Any) -> bool:
