@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 HEAVY = (
     "fastapi",
@@ -51,3 +55,89 @@ async def s(ctx: relaykit.Context):
     yield "x"
 """
     assert heavy_in(modules_after(code)) == []
+
+
+def test_import_relaykit_loads_none_of_its_modules() -> None:
+    """The package's names load on first use (PEP 562), not with the package."""
+    loaded = modules_after("import relaykit")
+    assert sorted(name for name in loaded if name.startswith("relaykit.")) == []
+
+
+def test_asgi_lambda_handler_leaves_the_app_layer_unloaded() -> None:
+    """`from relaykit import asgi_lambda_handler` and building the handler for a plain ASGI app
+    load the lean path only: no App, Context, model, dispatch, auth, handler registry, event
+    sources or Mangum (relaykit.settings is loaded: it is the one source of the settings)."""
+    code = """
+from relaykit import asgi_lambda_handler
+
+async def asgi(scope, receive, send):
+    pass
+
+handler = asgi_lambda_handler(asgi)
+"""
+    loaded = modules_after(code)
+    app_layer = (
+        "relaykit.app",
+        "relaykit.context",
+        "relaykit.model",
+        "relaykit.dispatch",
+        "relaykit.auth",
+        "relaykit.handlers",
+        "relaykit.sources",
+        "relaykit.invocation",
+        "relaykit.targets.lambda_handler",
+    )
+    assert sorted(name for name in app_layer if name in loaded) == []
+    assert heavy_in(loaded) == []
+
+
+def test_settings_behave_as_the_frozen_dataclass_they_are_typed_as() -> None:
+    """``Settings`` is built without dataclass's per-class code generation (import cost), yet
+    its instances construct, compare, hash, print and ``replace`` as ``@dataclass(frozen=True)``
+    instances do."""
+    import dataclasses
+
+    from relaykit.settings import Field, Settings
+
+    twin = dataclasses.make_dataclass(
+        "Settings",
+        [(f.name, f.type, f) for f in dataclasses.fields(Settings)],
+        frozen=True,
+    )
+    ours, theirs = Settings(store="memory://"), twin(store="memory://")
+    assert repr(ours) == repr(theirs)
+    assert "store_encryption=" not in repr(ours)  # repr=False fields stay hidden
+    assert ours == Settings(store="memory://") and ours != Settings()
+    assert ours != theirs and Settings().__eq__(object()) is NotImplemented
+    assert hash(ours) == hash(Settings(store="memory://"))
+    assert dataclasses.replace(ours, model="local:x").model == "local:x"
+    assert Settings().sources == {} and Settings().sources is not Settings().sources
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ours.store = "x"  # type: ignore[misc]
+    typo: dict[str, Any] = {"stroe": "x"}
+    with pytest.raises(TypeError, match="unexpected keyword argument 'stroe'"):
+        Settings(**typo)
+    with pytest.raises(TypeError, match="missing 1 required argument: 'doc'"):
+        Field("name", str, None)  # type: ignore[call-arg]
+    assert Field("n", str, 1, "d") == Field(name="n", parse=str, default=1, doc="d")
+    with pytest.raises(TypeError, match="multiple values for argument 'name'"):
+        Field("n", str, 1, "d", name="m")  # type: ignore[misc]
+
+
+def test_a_pyproject_without_tool_relaykit_is_not_parsed(tmp_path: Path) -> None:
+    """Settings look for [tool.relaykit] in the nearest pyproject.toml; one that cannot hold it
+    is not parsed, so tomllib is not imported (a cold-start cost); one that can is read."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "relaykit-user"\n[project.scripts]\nrelaykit = "relaykit.cli:main"\n'
+        "[tool.ruff]\nline-length = 100\n"
+    )
+    code = f"""
+from pathlib import Path
+from relaykit.settings import load_settings
+settings = load_settings(app_name="a", environ={{}}, config_dir=Path({str(tmp_path)!r}))
+assert settings.service == "a", settings.service
+"""
+    assert "tomllib" not in modules_after(code)
+    (tmp_path / "pyproject.toml").write_text('[tool . "relaykit"]\nservice = "from-pyproject"\n')
+    code = code.replace('== "a", settings.service', '== "from-pyproject", settings.service')
+    assert "tomllib" in modules_after(code)

@@ -689,16 +689,3 @@ class App:
 
             self._lambda_handler = LambdaHandler(self)
         return self._lambda_handler
-
-
-def asgi_lambda_handler(asgi: Any, app: App | None = None) -> LambdaHandler:
-    """A Lambda handler for the managed Python runtime serving any ASGI application.
-
-    HTTP events (API Gateway, ALB, Function URLs) go to ``asgi`` with its lifespan run once per
-    execution environment; non-HTTP events go to ``app``'s handlers when one is given (a relaykit
-    app whose router ``asgi`` includes), and are otherwise answered with a clear error.
-    ``handler = asgi_lambda_handler(api)`` replaces ``handler = Mangum(api)``.
-    """
-    host = app if app is not None else App("asgi", config_dir=_caller_dir(2))
-    host.serve_asgi(asgi)
-    return host.lambda_handler

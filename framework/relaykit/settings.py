@@ -13,14 +13,101 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, FrozenInstanceError, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from relaykit.errors import ConfigError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from dataclasses import dataclass as frozen_record
+
     from relaykit.placement import PlacementTable
+
+C = TypeVar("C", bound=type)
+
+if not TYPE_CHECKING:
+
+    def frozen_record(*, frozen: bool) -> Callable[[C], C]:
+        """``@dataclass(frozen=True)`` at a fraction of its import cost (type checkers see the
+        real decorator). ``dataclass`` compiles an ``__init__``, ``__repr__``, ``__eq__``,
+        ``__hash__``, ``__setattr__`` and ``__delattr__`` for each class, about 3.5 ms for
+        ``Settings``' 60-odd fields on every cold start; here one generic function of each does
+        the same work, field by field. Instances
+        behave as the dataclass's: keyword or positional construction with the same defaults and
+        ``TypeError``s, ``repr`` without ``repr=False`` fields, equality and hashing over the
+        compared fields, immutability, ``dataclasses.fields`` and ``dataclasses.replace``."""
+        assert frozen
+
+        def build(cls: C) -> C:
+            cls = dataclass(init=False, repr=False, eq=False)(cls)
+            specs = fields(cls)
+            names = frozenset(spec.name for spec in specs)
+            shown = tuple(spec.name for spec in specs if spec.repr)
+            compared = tuple(spec.name for spec in specs if spec.compare)
+
+            def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+                if args:
+                    if len(args) > len(specs):
+                        raise TypeError(
+                            f"__init__() takes {len(specs) + 1} positional arguments but "
+                            f"{len(args) + 1} were given"
+                        )
+                    for spec, value in zip(specs, args, strict=False):
+                        if spec.name in kwargs:
+                            raise TypeError(
+                                f"__init__() got multiple values for argument {spec.name!r}"
+                            )
+                        kwargs[spec.name] = value
+                if kwargs.keys() != names:
+                    _fill(kwargs)
+                for name, value in kwargs.items():
+                    object.__setattr__(self, name, value)
+
+            def _fill(given: dict[str, Any]) -> None:
+                for name in given:
+                    if name not in names:
+                        raise TypeError(f"__init__() got an unexpected keyword argument {name!r}")
+                for spec in specs:
+                    if spec.name in given:
+                        continue
+                    if spec.default_factory is not MISSING:
+                        given[spec.name] = spec.default_factory()
+                    elif spec.default is not MISSING:
+                        given[spec.name] = spec.default
+                    else:
+                        raise TypeError(f"__init__() missing 1 required argument: {spec.name!r}")
+
+            def __repr__(self: Any) -> str:
+                shown_values = ", ".join(f"{name}={getattr(self, name)!r}" for name in shown)
+                return f"{type(self).__qualname__}({shown_values})"
+
+            def __eq__(self: Any, other: object) -> bool:
+                if other.__class__ is not self.__class__:
+                    return NotImplemented
+                return _values(self, compared) == _values(other, compared)
+
+            def __hash__(self: Any) -> int:
+                return hash(_values(self, compared))
+
+            def __setattr__(self: Any, name: str, value: Any) -> None:
+                if type(self) is cls or name in names:
+                    raise FrozenInstanceError(f"cannot assign to field {name!r}")
+                super(cls, self).__setattr__(name, value)
+
+            def __delattr__(self: Any, name: str) -> None:
+                if type(self) is cls or name in names:
+                    raise FrozenInstanceError(f"cannot delete field {name!r}")
+                super(cls, self).__delattr__(name)
+
+            for method in (__init__, __repr__, __eq__, __hash__, __setattr__, __delattr__):
+                method.__qualname__ = f"{cls.__qualname__}.{method.__name__}"
+                setattr(cls, method.__name__, method)
+            return cls
+
+        return build
+
+    def _values(record: Any, names: tuple[str, ...]) -> tuple[Any, ...]:
+        return tuple(getattr(record, name) for name in names)
+
 
 ENV_PREFIX = "RELAYKIT_"
 TARGETS = ("auto", "container", "lambda")
@@ -289,7 +376,7 @@ def _parse_placement(value: Any) -> PlacementTable:
     return parse_table(value)
 
 
-@dataclass(frozen=True)
+@frozen_record(frozen=True)
 class Field:
     """One setting: its parser, default and the sentence the docs show for it."""
 
@@ -728,7 +815,7 @@ FIELDS: tuple[Field, ...] = (
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 
 
-@dataclass(frozen=True)
+@frozen_record(frozen=True)
 class Settings:
     """The resolved settings of one app. ``sources`` says where each value came from."""
 
@@ -813,10 +900,14 @@ def _read_toml(path: Path, table: tuple[str, ...]) -> dict[str, Any]:
         with path.open("rb") as handle:
             data: Any = tomllib.load(handle)  # imported here: most apps have no config file
     except tomllib.TOMLDecodeError as exc:
+        from relaykit.errors import ConfigError
+
         raise ConfigError(str(path), f"is not valid TOML: {exc}") from None
     for key in table:
         data = data.get(key, {}) if isinstance(data, dict) else {}
     if not isinstance(data, dict):
+        from relaykit.errors import ConfigError
+
         raise ConfigError(f"{path}:{'.'.join(table)}", "must be a table")
     return data
 
@@ -824,12 +915,31 @@ def _read_toml(path: Path, table: tuple[str, ...]) -> dict[str, Any]:
 def _file_layers(config_dir: Path) -> list[tuple[str, dict[str, Any]]]:
     layers: list[tuple[str, dict[str, Any]]] = []
     pyproject = _find_upwards(config_dir, "pyproject.toml")
-    if pyproject is not None:
+    if pyproject is not None and _may_have_tool_relaykit(pyproject):
         layers.append((f"{pyproject} [tool.relaykit]", _read_toml(pyproject, ("tool", "relaykit"))))
     own = _find_upwards(config_dir, "relaykit.toml")
     if own is not None:
         layers.append((str(own), _read_toml(own, ())))
     return layers
+
+
+# A line that may start the [tool.relaykit] table: its header (``[tool.relaykit]``,
+# ``[tool.relaykit.placement]``, quoted or spaced), a dotted key ``tool.relaykit...``, a ``[tool]``
+# table or an inline ``tool = {...}`` (which may hold it). Any other pyproject.toml (most hold
+# only [project], [build-system] and other tools' tables) is not parsed: no tomllib import.
+_TOOL_RELAYKIT = (
+    rb"""(?m)^[ \t]*(?:\[[ \t]*)?["']?tool["']?[ \t]*(?:\.[ \t]*["']?relaykit\b|\]|=)"""
+)
+
+
+def _may_have_tool_relaykit(path: Path) -> bool:
+    import re
+
+    try:
+        text = path.read_bytes()
+    except OSError:
+        return True  # let the parse report what is wrong with it
+    return re.search(_TOOL_RELAYKIT, text) is not None
 
 
 def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -862,11 +972,15 @@ def load_settings(
             shown = f"{ENV_PREFIX}{key.upper()}" if source.startswith("environment") else key
             if spec is None:
                 known = ", ".join(FIELDS_BY_NAME)
+                from relaykit.errors import ConfigError
+
                 raise ConfigError(shown, f"unknown key in {source}", known)
             try:
                 values[key] = spec.parse(raw)
             except ValueError as exc:
                 problem, accepted = exc.args if len(exc.args) == 2 else (str(exc), None)
+                from relaykit.errors import ConfigError
+
                 raise ConfigError(shown, f"{problem} (from {source})", accepted) from None
             sources[key] = source
 

@@ -12,7 +12,6 @@ import importlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from relaykit.errors import UnknownEventError
 from relaykit.events.base import Environment, EventKind, Outcome
 
 __all__ = ["KINDS", "Environment", "EventKind", "Outcome", "describe_event", "load", "select"]
@@ -53,6 +52,8 @@ def select(kinds: Sequence[EventKind], event: Any) -> EventKind:
             if kind.matches(event):
                 return kind
     known = ", ".join(kind.name for kind in kinds)
+    from relaykit.errors import UnknownEventError
+
     raise UnknownEventError(
         f"relaykit cannot handle this Lambda event: it is {describe_event(event)}, which no "
         f"event kind recognises (kinds: {known}). HTTP events come from API Gateway (REST or "

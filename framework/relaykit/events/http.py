@@ -3,8 +3,9 @@
 Recognising an event is plain dictionary inspection, following the discriminators Mangum uses
 (``requestContext.elb`` for ALB, ``version`` for HTTP API and Function URL payloads, ``resource``
 plus ``httpMethod`` for REST), made a little stricter so that an event source's event is never
-taken for HTTP. Serving it goes through ``relaykit.targets.lambda_http``, which runs the app's
-ASGI application under Mangum; that module, FastAPI and Mangum load on the first HTTP event.
+taken for HTTP. Serving it goes through ``relaykit.targets.lambda_http``, which translates the
+event for the app's ASGI application (``relaykit.targets.lambda_http_shapes``); that module and
+FastAPI load on the first HTTP event.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ REST = "rest"
 def http_shape(event: Mapping[str, Any]) -> str | None:
     """Which HTTP event shape ``event`` is, or ``None`` when it is not an HTTP event."""
     context = event.get("requestContext")
-    if not isinstance(context, Mapping):
+    if context is None or not isinstance(context, Mapping):  # None: no ABC check (every event)
         return None
     if isinstance(context.get("elb"), Mapping) and "httpMethod" in event:
         return ALB_MULTI_VALUE if "multiValueHeaders" in event else ALB
@@ -66,7 +67,7 @@ class HttpEvents:
         return None
 
     async def bridge(self) -> HttpBridge:
-        """The Mangum bridge, built and started on first use (this imports FastAPI and Mangum)."""
+        """The HTTP bridge, built and started on first use (this imports FastAPI)."""
         if self._bridge is None:
             from relaykit.targets.lambda_http import HttpBridge
 

@@ -24,11 +24,11 @@ def _app_reference(argv: Sequence[str]) -> str | None:
 
 
 async def _main(ref: str, address: str) -> int:
-    from relaykit.cli.loader import load_lambda_target
     from relaykit.lambda_runtime.loop import Runtime, print_init_failure
+    from relaykit.targets.loading import load_lambda_handler
 
     try:
-        app = load_lambda_target(ref)
+        handler = load_lambda_handler(ref)
     except Exception as exc:
         print_init_failure(exc)
         client = RuntimeClient(address)
@@ -36,7 +36,7 @@ async def _main(ref: str, address: str) -> int:
         await client.init_error("Runtime.ImportModuleError", body)
         await client.aclose()
         return 1
-    runtime = Runtime(app, address)
+    runtime = Runtime(handler, address)
     if not await runtime.init():
         return 1
     stop = asyncio.Event()

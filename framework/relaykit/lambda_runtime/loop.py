@@ -21,7 +21,8 @@ import re
 import sys
 import traceback
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from relaykit.lambda_runtime.client import (
     NextInvocation,
@@ -31,9 +32,6 @@ from relaykit.lambda_runtime.client import (
     RuntimeGone,
 )
 from relaykit.lambda_runtime.context import RuntimeContext
-
-if TYPE_CHECKING:
-    from relaykit.app import App
 
 logger = logging.getLogger("relaykit.lambda")
 TRACE_ENV = "_X_AMZN_TRACE_ID"
@@ -48,13 +46,25 @@ def error_document(exc: BaseException, error_id: str) -> tuple[str, dict[str, An
     return header, {"errorMessage": message, "errorType": name, "stackTrace": []}
 
 
-class Runtime:
-    """Serves one app's invocations from the Runtime API at ``address``."""
+class Served(Protocol):
+    """What the runtime serves: ``app.lambda_handler`` (``LambdaHandler``), or the lean handler
+    of a plain ASGI application (``AsgiLambdaHandler``)."""
 
-    def __init__(self, app: App, address: str) -> None:
-        self.app = app
+    async def start(self) -> None: ...
+
+    async def respond(
+        self, event: Any, context: Any, open_stream: Any = None
+    ) -> tuple[Any, Callable[[], None]]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Runtime:
+    """Serves one handler's invocations from the Runtime API at ``address``."""
+
+    def __init__(self, handler: Served, address: str) -> None:
         self.client = RuntimeClient(address)
-        self.handler = app.lambda_handler
+        self.handler = handler
         raw = os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY", "1")
         self.slots = int(raw) if raw.isdigit() and int(raw) > 0 else 1
         """How many invocations this process serves at once (``AWS_LAMBDA_MAX_CONCURRENCY``)."""

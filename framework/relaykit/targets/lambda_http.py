@@ -1,12 +1,12 @@
-"""Lambda HTTP events through Mangum, over the app's ASGI application, with buffered responses.
+"""Lambda HTTP events over an ASGI application, with buffered responses.
 
-Mangum translates each event shape in (the ASGI scope and body) and the response out (the dict
-API Gateway, ALB or the Function URL expects: ``multiValueHeaders`` for REST and payload 1.0,
-``cookies`` for payload 2.0, the same header mode an ALB used, base64 for binary bodies). What
-Mangum 0.22 does per call around that is replaced here:
+``relaykit.targets.lambda_http_shapes`` translates each event shape in (the ASGI scope and body)
+and the response out (the dict API Gateway, ALB or the Function URL expects: ``multiValueHeaders``
+for REST and payload 1.0, ``cookies`` for payload 2.0, the same header mode an ALB used, base64
+for binary bodies), as Mangum 0.22 did before it. Around that, unlike Mangum:
 
 - no lifespan per invocation: ``Lifespan`` runs the app's ASGI lifespan once, when this bridge is
-  built, on the environment's one event loop (Mangum gets ``lifespan="off"``);
+  started, on the environment's one event loop;
 - the ASGI app runs on that same loop (the environment awaits it), never on a fresh one, so
   clients built at startup stay usable;
 - the response is collected by ``BufferedCycle`` up to ``lambda_max_response_bytes``: a stream
@@ -27,14 +27,13 @@ from collections.abc import MutableMapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from relaykit.errors import BadRequest, PayloadTooLarge
 from relaykit.events.base import Outcome, StreamOpener
-from relaykit.targets.lifespan import Lifespan
+from relaykit.targets.lambda_http_shapes import HttpShape, for_event
+from relaykit.targets.lifespan import ASGIApp, Lifespan
 
 if TYPE_CHECKING:
-    from mangum import Mangum
-
     from relaykit.app import App
+    from relaykit.errors import PayloadTooLarge
 
 logger = logging.getLogger("relaykit.lambda")
 JSON_HEADERS = [[b"content-type", b"application/json"]]
@@ -47,7 +46,7 @@ class _TooLarge(BaseException):
 
 
 def json_body(status: int, body: dict[str, Any]) -> dict[str, Any]:
-    """A Mangum response (status, headers, body bytes) carrying a JSON document."""
+    """A buffered response (status, headers, body bytes) carrying a JSON document."""
     return {"status": status, "headers": JSON_HEADERS, "body": json.dumps(body).encode()}
 
 
@@ -115,6 +114,8 @@ class BufferedCycle:
 
 
 def too_large(size: int, limit: int, *, over: bool = True) -> PayloadTooLarge:
+    from relaykit.errors import PayloadTooLarge  # loaded on the error path only
+
     amount = f"more than {limit}" if over else str(size)
     return PayloadTooLarge(
         f"the response is {amount} bytes, above the {limit}-byte limit of a buffered Lambda "
@@ -176,7 +177,9 @@ def check_scope(scope: MutableMapping[str, Any]) -> None:
 
 
 def bad_event(exc: BaseException) -> dict[str, Any]:
-    """The answer to an HTTP-looking event Mangum cannot read (no shape to answer in)."""
+    """The answer to an HTTP-looking event that cannot be read (no shape to answer in)."""
+    from relaykit.errors import BadRequest  # loaded on the error path only
+
     detail = str(exc) if isinstance(exc, MalformedEvent) else f"{type(exc).__name__} {exc}"
     body = BadRequest(f"malformed HTTP event: {detail}").to_body()
     return {
@@ -188,45 +191,45 @@ def bad_event(exc: BaseException) -> dict[str, Any]:
 
 
 class HttpBridge:
-    """Serves the HTTP events of one environment: Mangum in and out, the ASGI app on its loop."""
+    """Serves the HTTP events of one environment: each event translated in and out, the ASGI app
+    awaited on the environment's loop."""
 
     def __init__(self, app: App) -> None:
         settings = app.settings
-        self.asgi = app.asgi()
+        self.asgi: ASGIApp = app.asgi()
         self.base_path = settings.api_gateway_base_path
         self.limit = settings.lambda_max_response_bytes
         self.paths = frozenset(spec.path for spec in app.handlers) | {"/healthz"}
         self.lifespan = Lifespan(self.asgi)
-        self._mangum: Mangum | None = None
 
-    @property
-    def mangum(self) -> Mangum:
-        assert self._mangum is not None, "HttpBridge.start() was not awaited"
-        return self._mangum
+    @classmethod
+    def over(cls, asgi: ASGIApp, *, base_path: str, limit: int) -> HttpBridge:
+        """A bridge for any ASGI application, with no relaykit ``App`` (no handler paths)."""
+        bridge = cls.__new__(cls)
+        bridge.asgi, bridge.base_path, bridge.limit = asgi, base_path, limit
+        bridge.paths = frozenset({"/healthz"})
+        bridge.lifespan = Lifespan(asgi)
+        return bridge
 
     async def start(self) -> None:
-        """Build Mangum and run the ASGI lifespan startup, on the running loop (once)."""
-        if self._mangum is not None:
-            return
-        from mangum import Mangum
-
-        # Built inside the loop so that Mangum's own loop lookup finds this one.
-        self._mangum = Mangum(self.asgi, lifespan="off", api_gateway_base_path=self.base_path)
+        """Run the ASGI lifespan startup, on the running loop (once)."""
         await self.lifespan.startup()
 
     async def serve(self, event: dict[str, Any], context: Any) -> Outcome:
         """One HTTP event in, its buffered Lambda response out."""
         try:
-            adapter = self.mangum.infer(event, context)
+            adapter = for_event(event, context, self.base_path)
             scope = adapter.scope
             check_scope(scope)
-        except Exception as exc:  # a field of the wrong type or shape: Mangum cannot read it
+        except Exception as exc:  # a field of the wrong type or shape: no request to make
             return Outcome(bad_event(exc), "other")
         path = str(scope.get("path", ""))
         try:
             body = adapter.body
         except Exception as exc:
             if event.get("isBase64Encoded") and isinstance(exc, binascii.Error | ValueError):
+                from relaykit.errors import BadRequest
+
                 error = BadRequest("the body is marked isBase64Encoded but is not valid base64")
                 return self._answer(event, adapter, json_body(400, error.to_body()), path)
             return Outcome(bad_event(exc), "other")
@@ -235,7 +238,9 @@ class HttpBridge:
         await cycle.run(self.asgi)
         return self._answer(event, adapter, cycle.response(), path)
 
-    def _answer(self, event: dict[str, Any], adapter: Any, response: Any, path: str) -> Outcome:
+    def _answer(
+        self, event: dict[str, Any], adapter: HttpShape, response: Any, path: str
+    ) -> Outcome:
         try:
             out: dict[str, Any] = adapter(response)
         except Exception as exc:  # the event's own fields cannot shape a response
@@ -257,11 +262,13 @@ class HttpBridge:
 
         sink = await open_stream(STREAM_CONTENT_TYPE)
         try:
-            adapter = self.mangum.infer(event, context)
+            adapter = for_event(event, context, self.base_path)
             scope = adapter.scope
             check_scope(scope)
             body = adapter.body
         except Exception as exc:
+            from relaykit.errors import BadRequest
+
             error = BadRequest(f"malformed HTTP event: {type(exc).__name__} {exc}")
             await sink.write(prelude(400, [(b"content-type", b"application/json")]))
             await sink.write(json.dumps(error.to_body()).encode())

@@ -13,8 +13,6 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from relaykit.errors import StartupError
-
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
@@ -50,6 +48,8 @@ class Lifespan:
         self._task = asyncio.get_running_loop().create_task(self._main(scope))
         answer = await self._outbox.get()
         if answer["type"] == "lifespan.startup.failed":
+            from relaykit.errors import StartupError
+
             raise StartupError(f"the app's startup failed: {answer.get('message') or 'no message'}")
         if answer["type"] == "relaykit.unsupported":
             self.supported = False
@@ -64,6 +64,8 @@ class Lifespan:
         await task
         if answer["type"] == "lifespan.shutdown.failed":
             message = answer.get("message") or "no message"
+            from relaykit.errors import StartupError
+
             raise StartupError(f"the app's shutdown failed: {message}")
 
     async def _main(self, scope: MutableMapping[str, Any]) -> None:
