@@ -32,16 +32,21 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO, cast
 
 if TYPE_CHECKING:
     from relaykit.context import Context
+    from relaykit.measure_log import LineWriter
     from relaykit.settings import Settings
 
 RUNNER_ENV = "_RELAYKIT_RUNNER"
 """Set by ``relaykit dev`` (``dev``) and ``relaykit serve`` (``serve``) for ``measure = auto``."""
 LOG_KEY = "relaykit_measurement"
 _BOOL = {True: "true", False: "false"}
+_NO_MODEL_CALLS = (
+    ',"model_wait_ms":0.000,"model_calls":0,"input_tokens":0,"output_tokens":0,"model_cost_usd":0.0'
+)
 METRICS = (
     ("wall_ms", "Milliseconds"),
     ("cpu_ms", "Milliseconds"),
@@ -53,6 +58,14 @@ METRICS = (
     ("output_tokens", "Count"),
     ("model_cost_usd", "None"),
 )
+
+
+HELD: ContextVar[list[tuple[Recorder, Measurement]] | None] = ContextVar(
+    "relaykit_held_measurements", default=None
+)
+"""Set by the Lambda handler around one invocation: ``log`` measurements (not workflow steps,
+which are written at once) are held there, to be written with its metrics line after the
+response (``relaykit.targets.lambda_observe.Observer.record``)."""
 
 
 class Measurement(NamedTuple):
@@ -161,6 +174,7 @@ class Recorder:
         self._out = out
         self._path = path or store_path(settings)
         self._writer: Any = None
+        self._lines: LineWriter | None = None
         self._pending: list[Measurement] = []
         self._handed = time.monotonic()
         self._rss = _rss_reader()
@@ -171,7 +185,9 @@ class Recorder:
             "Dimensions": [["service", "handler"]],
             "Metrics": [{"Name": name, "Unit": unit} for name, unit in METRICS],
         }
-        self._emf = json.dumps([emf], separators=(",", ":"))
+        self.directive = json.dumps(emf, separators=(",", ":"))
+        """This recorder's EMF metric directive (one JSON object)."""
+        self._emf = f"[{self.directive}]"
         self._service = json.dumps(settings.service)
         self._quoted: dict[tuple[str, str, str], str] = {}
         self._origin = time.time() - time.perf_counter()
@@ -187,8 +203,29 @@ class Recorder:
             ):
                 self._hand_off()
         elif self.mode == "log":
-            out = self._out if self._out is not None else sys.stdout
-            out.write(self.log_line(measurement) + "\n")
+            if measurement.target != "lambda":
+                lines = self._lines
+                if lines is None:
+                    from relaykit.measure_log import LineWriter
+
+                    lines = self._lines = LineWriter(self.log_line, self._write_flushed)
+                lines.put(measurement)
+                return
+            held = HELD.get()
+            if held is not None and measurement.step is None:
+                held.append((self, measurement))
+                return
+            self.write(self.log_line(measurement))
+
+    def write(self, line: str) -> None:
+        """Write a log line to stdout (or to the stream the recorder was given)."""
+        out = self._out if self._out is not None else sys.stdout
+        out.write(line + "\n")
+
+    def _write_flushed(self, lines: str) -> None:
+        out = self._out if self._out is not None else sys.stdout
+        out.write(lines + "\n")
+        out.flush()
 
     def _hand_off(self) -> None:
         batch, self._pending = self._pending, []
@@ -204,40 +241,59 @@ class Recorder:
             atexit.register(self.close)
         self._writer.put(batch)
 
-    def log_line(self, m: Measurement) -> str:
+    def log_line(self, m: Measurement, *, directives: str | None = None, extra: str = "") -> str:
         """``m`` as one JSON line: an EMF document (the ``METRICS``: times, memory, response
         size and model usage, by service and handler) whose other
         keys are the rest of the measurement, marked ``"relaykit_measurement": 1``. Formatted
-        by hand: ``json.dumps`` of the same document takes twice as long."""
+        by hand: ``json.dumps`` of the same document takes twice as long.
+
+        ``directives`` replaces the ``CloudWatchMetrics`` array and ``extra`` (``,"key":...``)
+        adds keys: how the Lambda handler folds its own invocation metrics into this line
+        (``relaykit.targets.lambda_observe``) instead of writing a second one."""
+        (handler, kind, target, at, wall, cpu, exact, wait, calls, tokens_in, tokens_out, cost,
+         rss, size, streamed, error, step, run_id) = m  # fmt: skip
         quoted = self._quoted
-        names = quoted.get((m.handler, m.kind, m.target))
+        names = quoted.get((handler, kind, target))
         if names is None:
-            names = quoted[(m.handler, m.kind, m.target)] = ",".join(
+            names = quoted[(handler, kind, target)] = ",".join(
                 f'"{key}":{json.dumps(value)}'
-                for key, value in (("handler", m.handler), ("kind", m.kind), ("target", m.target))
+                for key, value in (("handler", handler), ("kind", kind), ("target", target))
             )
         tail = "}"
-        if m.step is not None:
-            tail = f',"step":{json.dumps(m.step)},"run_id":{json.dumps(m.run_id)}}}'
+        if step is not None:
+            tail = f',"step":{json.dumps(step)},"run_id":{json.dumps(run_id)}}}'
+        if extra:
+            tail = extra + tail
+        model = _NO_MODEL_CALLS
+        if calls or wait or cost:
+            model = (
+                f',"model_wait_ms":{wait * 1000:.3f},"model_calls":{int(calls)},'
+                f'"input_tokens":{int(tokens_in)},"output_tokens":{int(tokens_out)},'
+                f'"model_cost_usd":{float(cost)!r}'
+            )
+        emf = self._emf if directives is None else directives
         return (
-            f'{{"_aws":{{"Timestamp":{int(m.at * 1000)},"CloudWatchMetrics":{self._emf}}},'
+            f'{{"_aws":{{"Timestamp":{int(at * 1000)},"CloudWatchMetrics":{emf}}},'
             f'"message":"measurement","service":{self._service},"{LOG_KEY}":1,{names},'
-            f'"at":{m.at!r},"wall_ms":{m.wall_s * 1000:.3f},"cpu_ms":{m.cpu_s * 1000:.3f},'
-            f'"cpu_exact":{_BOOL[m.cpu_exact]},"model_wait_ms":{m.model_wait_s * 1000:.3f},'
-            f'"model_calls":{int(m.model_calls)},"input_tokens":{int(m.input_tokens)},'
-            f'"output_tokens":{int(m.output_tokens)},"model_cost_usd":{float(m.model_cost_usd)!r},'
-            f'"max_rss_mb":{m.max_rss_mb:.1f},"response_bytes":{int(m.response_bytes)},'
-            f'"streamed":{_BOOL[m.streamed]},"error":{_BOOL[m.error]}{tail}'
+            f'"at":{at!r},"wall_ms":{wall * 1000:.3f},"cpu_ms":{cpu * 1000:.3f},'
+            f'"cpu_exact":{_BOOL[exact]}{model},"max_rss_mb":{rss:.1f},'
+            f'"response_bytes":{int(size)},"streamed":{_BOOL[streamed]},"error":{_BOOL[error]}{tail}'
         )
 
     def flush(self) -> None:
-        """Hand over what is collected and wait until it is all in the store."""
+        """Hand over what is collected and wait until it is all in the store (or, in ``log``
+        mode, written)."""
+        if self._lines is not None:
+            self._lines.flush()
         self._hand_off()
         if self._writer is not None:
             self._writer.flush()
 
     def close(self) -> None:
-        """Write what is collected and stop the writer thread."""
+        """Write what is collected and stop the writer threads."""
+        if self._lines is not None:
+            self._lines.close()
+            self._lines = None
         self._hand_off()
         if self._writer is not None:
             import atexit
@@ -310,12 +366,10 @@ class Probe:
         self.streamed = streamed
         meter = ctx.usage
         self._mark = len(meter.calls) if meter is not None else 0
-        recorder.inflight += 1
-        recorder.started += 1
-        self._n0 = recorder.inflight
-        self._seq = recorder.started
-        self._cpu = time.process_time()
-        self._t0 = time.perf_counter()
+        recorder.inflight = self._n0 = recorder.inflight + 1
+        recorder.started = self._seq = recorder.started + 1
+        self._cpu = _process_time()
+        self._t0 = _perf_counter()
 
     def discard(self) -> None:
         """Drop the measurement (the work was cancelled or suspended)."""
@@ -323,49 +377,54 @@ class Probe:
 
     def finish(self, response_bytes: int, *, error: bool, wall_s: float | None = None) -> None:
         """Record the measurement (``wall_s`` overrides the probe's own clock)."""
-        now = time.perf_counter()
-        elapsed = now - self._t0
-        cpu = time.process_time() - self._cpu
+        now = _perf_counter()
+        cpu = _process_time() - self._cpu
         rec = self._rec
         n1 = rec.inflight
-        rec.inflight -= 1
-        exact = self._n0 == 1 and rec.started == self._seq
+        rec.inflight = n1 - 1
+        n0 = self._n0
+        exact = n0 == 1 and rec.started == self._seq
         if not exact:
-            cpu /= max(1.0, (self._n0 + n1) / 2)
+            cpu /= max(1.0, (n0 + n1) / 2)
         ctx = self._ctx
         wait = cost = 0.0
         calls = tokens_in = tokens_out = 0
         meter = ctx.usage
-        if meter is not None:
+        if meter is not None and len(meter.calls) > self._mark:
             for call in meter.calls[self._mark :]:
                 calls += 1
                 wait += call.latency_s
                 cost += call.cost_usd or 0.0
                 tokens_in += call.usage.input_tokens
                 tokens_out += call.usage.output_tokens
-        run_id = getattr(ctx, "run_id", None) if self._kind == "step" else None
-        rec.emit(
-            Measurement(
-                ctx.handler,
-                self._kind,
-                ctx.target,
-                rec._origin + self._t0,
-                elapsed if wall_s is None else wall_s,
-                cpu,
-                exact,
-                wait,
-                calls,
-                tokens_in,
-                tokens_out,
-                round(cost, 8),
-                rec._rss(now),
-                response_bytes,
-                self.streamed,
-                error,
-                self._step,
-                run_id,
-            )
+            cost = round(cost, 8)
+        step = self._step
+        fields = (
+            ctx.handler,
+            self._kind,
+            ctx.target,
+            rec._origin + self._t0,
+            now - self._t0 if wall_s is None else wall_s,
+            cpu,
+            exact,
+            wait,
+            calls,
+            tokens_in,
+            tokens_out,
+            cost,
+            rec._rss(now),
+            response_bytes,
+            self.streamed,
+            error,
+            step,
+            getattr(ctx, "run_id", None) if step is not None else None,
         )
+        rec.emit(_new_tuple(Measurement, fields))
+
+
+_perf_counter = time.perf_counter
+_process_time = time.process_time
+_new_tuple = tuple.__new__
 
 
 def json_size(value: Any) -> int:

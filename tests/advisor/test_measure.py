@@ -6,7 +6,9 @@ the store is written in batches off the request path."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +138,78 @@ def test_lambda_http_api_v2_writes_an_emf_log_line(
     )
 
 
+def test_container_log_lines_are_written_off_the_request_path(tmp_path: Path) -> None:
+    """In a container, ``log`` mode hands each measurement to a background writer: the request
+    does not format or write it; the line appears shortly after (the writer wakes every
+    ``LineWriter.INTERVAL_S``), in order, and ``close`` writes whatever is still queued."""
+    app = build(tmp_path, "log")
+    recorder = app.recorder
+    assert recorder is not None
+    out = io.StringIO()
+    recorder._out = out
+
+    async def calls(count: int) -> None:
+        transport = httpx.ASGITransport(app=app.asgi())
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            for index in range(count):
+                answer = await client.post("/inspect", json={"question": f"q{index}"})
+                assert answer.status_code == 200
+
+    asyncio.run(calls(3))
+    for _ in range(200):  # wait for the writer thread, bounded (no timing assertion)
+        if out.getvalue().count("\n") >= 3:
+            break
+        time.sleep(0.05)
+    found = lines_of(out.getvalue(), tmp_path)
+    assert [(m.handler, m.target) for m in found] == [("/inspect", "container")] * 3
+    assert [m.at for m in found] == sorted(m.at for m in found)
+    asyncio.run(calls(2))
+    recorder.close()  # what interpreter exit does: nothing queued is lost
+    assert len(lines_of(out.getvalue(), tmp_path)) == 5
+
+
+def test_lambda_metrics_and_measurement_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With metrics on (the default on Lambda), an invocation writes one EMF document carrying
+    both the invocation metrics (``invocations``, ``errors``, ``latency``, ``cold_starts``) and
+    the measurement, declared by two directives over the same dimensions; it still parses back
+    as the measurement."""
+    app = App(
+        "measured",
+        settings={"measure": "log", "metrics": True, "local_model_delay": 0, "store": "memory://"},
+        config_dir=tmp_path,
+    )
+
+    @app.task("/inspect")
+    async def inspect(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        reply = await ctx.llm.complete([{"role": "user", "content": body["question"]}])
+        return {"answer": reply.text}
+
+    event = json.loads((EVENTS / "http_api_v2.json").read_text())
+    handler = app.lambda_handler
+    try:
+        assert handler(event, LambdaContext())["statusCode"] == 200
+        assert handler(event, LambdaContext())["statusCode"] == 200
+    finally:
+        handler.close()
+    out = capsys.readouterr().out
+    documents = [json.loads(line) for line in out.splitlines() if '"_aws"' in line]
+    assert len(documents) == 2  # one per invocation
+    first, second = documents
+    names = [{m["Name"] for m in d["Metrics"]} for d in first["_aws"]["CloudWatchMetrics"]]
+    assert names[0] >= {"wall_ms", "cpu_ms", "model_calls"}
+    assert names[1] == {"invocations", "errors", "latency", "cold_starts"}
+    assert {
+        frozenset(map(frozenset, d["Dimensions"])) for d in first["_aws"]["CloudWatchMetrics"]
+    } == {frozenset({frozenset({"handler", "service"})})}
+    assert first["cold_starts"] == [1.0] and "cold_starts" not in second
+    assert first["invocations"] == [1.0] and first["errors"] == [0.0] and first["latency"][0] > 0
+    assert first["handler"] == "/inspect" and first["model_calls"] == 1
+    found = lines_of(out, tmp_path)
+    assert [(m.handler, m.kind, m.target) for m in found] == [("/inspect", "task", "lambda")] * 2
+
+
 def test_workflow_steps_are_measured_with_their_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -150,6 +224,8 @@ def test_workflow_steps_are_measured_with_their_run(
             await asyncio.sleep(0.01)
 
     asyncio.run(run())
+    assert app.recorder is not None
+    app.recorder.flush()  # in a container, log lines are written by a background thread
     steps = [m for m in lines_of(capsys.readouterr().out, tmp_path) if m.kind == "step"]
     assert [m.step for m in steps] == ["first", "second"]
     assert len({m.run_id for m in steps}) == 1 and steps[0].run_id

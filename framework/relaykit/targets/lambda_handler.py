@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from contextlib import nullcontext
+from contextvars import ContextVar
 from functools import partial
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -57,6 +58,7 @@ class LambdaHandler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._kinds: list[EventKind] | None = None
         self._observer: Observer | None = None
+        self._held: ContextVar[Any] | None = None
         self._started = False
         self._cold = True
         self._previous_sigterm: Any = None
@@ -235,7 +237,9 @@ class LambdaHandler:
         fields["correlation_id"] = kind.correlation_id(event)
         probe = self._measure(kind.name)
         meters = USAGE_METERS.set(probe.meters) if probe is not None else None
+        held, holding = self._hold()
         logged = logs.set_invocation(fields)
+        failed = False
         try:
             outcome = self._UNSERVED
             serving = SERVING.set((context, invocation))  # the kinds read it, not the context
@@ -248,16 +252,34 @@ class LambdaHandler:
                     else:
                         outcome = await kind.handle(event, context)
             except BaseException:
-                observer.record(outcome, _ms(began), cold)
+                failed = True
                 raise
             finally:
                 SERVING.reset(serving)
                 if probe is not None and meters is not None:
                     USAGE_METERS.reset(meters)
                     probe.finish(outcome.handler, error=outcome.error)
+                if failed:
+                    observer.record(outcome, _ms(began), cold, held)
         finally:
             logs.reset_invocation(logged)
-        return outcome.response, partial(observer.record, outcome, _ms(began), cold)
+            if holding is not None:
+                holding.var.reset(holding)
+        return outcome.response, partial(observer.record, outcome, _ms(began), cold, held)
+
+    def _hold(self) -> tuple[list[Any] | None, Any]:
+        """When the app writes measurement lines, a list that holds this invocation's until
+        its metrics are recorded (``relaykit.measure.HELD``), and the token that ends it."""
+        recorder = self._app.recorder
+        if recorder is None or recorder.mode != "log":
+            return None, None
+        var = self._held
+        if var is None:
+            from relaykit.measure import HELD  # loaded with the recorder
+
+            var = self._held = HELD
+        held: list[Any] = []
+        return held, var.set(held)
 
     def _measure(self, kind: str) -> EventProbe | None:
         """A measurement of this event invocation when the app records them and ``kind`` is

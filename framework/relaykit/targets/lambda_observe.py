@@ -26,11 +26,12 @@ import json
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from relaykit.errors import MissingExtraError
-from relaykit.events.base import Outcome
-from relaykit.settings import Settings
+if TYPE_CHECKING:
+    from relaykit.events.base import Outcome
+    from relaykit.measure import Measurement, Recorder
+    from relaykit.settings import Settings
 
 
 class Observer:
@@ -45,6 +46,7 @@ class Observer:
         self._service = json.dumps(self.service)
         self._handlers: dict[str, str] = {}
         self._directives = {cold: _directive(self.namespace, cold) for cold in (False, True)}
+        self._merged: dict[tuple[str, bool], str] = {}
 
     def prepare(self) -> None:
         """Import what ``traced`` needs (eager init); metrics need nothing."""
@@ -56,6 +58,8 @@ class Observer:
             try:
                 from aws_lambda_powertools import Tracer
             except ImportError:
+                from relaykit.errors import MissingExtraError
+
                 raise MissingExtraError(
                     "aws_lambda_powertools", "lambda", "Lambda tracing (setting tracing)"
                 ) from None
@@ -73,11 +77,34 @@ class Observer:
             subsegment.put_annotation(key="ColdStart", value=cold_start)
             yield
 
-    def record(self, outcome: Outcome, elapsed_ms: float, cold_start: bool) -> None:
-        """Write this invocation's metrics as one EMF line on stdout."""
-        if not self.metrics:
+    def record(
+        self,
+        outcome: Outcome,
+        elapsed_ms: float,
+        cold_start: bool,
+        held: list[tuple[Recorder, Measurement]] | None = None,
+    ) -> None:
+        """Write this invocation's metrics as one EMF line on stdout, and the measurements
+        ``held`` during it (``relaykit.measure.HELD``).
+
+        One held measurement of the invocation's handler is written as one line with the
+        metrics: the measurement's line with this line's metrics and keys added (one write,
+        one document). Otherwise each is its own line.
+        """
+        if held and self.metrics and len(held) == 1 and held[0][1].handler == outcome.handler:
+            recorder, measurement = held[0]
+            directives = self._merged.get((recorder.directive, cold_start))
+            if directives is None:
+                own = self._directives[cold_start][1:-1]
+                directives = f"[{recorder.directive},{own}]"
+                self._merged[(recorder.directive, cold_start)] = directives
+            extra = self._metric_keys(outcome, elapsed_ms, cold_start)
+            recorder.write(recorder.log_line(measurement, directives=directives, extra=extra))
             return
-        sys.stdout.write(self.emf_line(outcome, elapsed_ms, cold_start, time.time()) + "\n")
+        if self.metrics:
+            sys.stdout.write(self.emf_line(outcome, elapsed_ms, cold_start, time.time()) + "\n")
+        for recorder, measurement in held or ():
+            recorder.write(recorder.log_line(measurement))
 
     def emf_line(self, outcome: Outcome, elapsed_ms: float, cold_start: bool, now: float) -> str:
         """The EMF document of one invocation (see the module docstring)."""
@@ -85,12 +112,19 @@ class Observer:
         if handler is None:
             handler = self._handlers[outcome.handler] = json.dumps(outcome.handler)
         directive = self._directives[cold_start]
-        cold = ',"cold_starts":[1.0]' if cold_start else ""
         return (
             f'{{"_aws":{{"Timestamp":{int(now * 1000)},"CloudWatchMetrics":{directive}}},'
-            f'"handler":{handler},"service":{self._service},"invocations":[1.0],'
-            f'"errors":[{1.0 if outcome.error else 0.0}],'
-            f'"latency":[{round(elapsed_ms, 3)!r}]{cold}}}'
+            f'"handler":{handler},"service":{self._service}'
+            f"{self._metric_keys(outcome, elapsed_ms, cold_start)}}}"
+        )
+
+    @staticmethod
+    def _metric_keys(outcome: Outcome, elapsed_ms: float, cold_start: bool) -> str:
+        """The metric values of one invocation, as ``,"key":[value]...``."""
+        cold = ',"cold_starts":[1.0]' if cold_start else ""
+        return (
+            f',"invocations":[1.0],"errors":[{1.0 if outcome.error else 0.0}],'
+            f'"latency":[{round(elapsed_ms, 3)!r}]{cold}'
         )
 
 
