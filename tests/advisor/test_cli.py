@@ -73,7 +73,7 @@ def test_text_report_names_prices_options_and_recommendation(
     assert code == 0
     for needle in ("/ask", "/chat", "lambda-arm64", "fargate-arm64", "recommendation:"):
         assert needle in out
-    assert "break-even" in out and "as of 2025-08-01" in out
+    assert "break-even" in out and "as of 2026-06-17" in out
     assert "https://aws.amazon.com/lambda/pricing/" in out
 
 
@@ -100,7 +100,7 @@ def test_json_chart_and_apply(project: Path, capsys: pytest.CaptureFixture[str])
     (entry,) = data["handlers"]
     assert entry["handler"] == "/ask" and entry["workload"]["samples"] == 6
     assert entry["recommended"] in {o["option"] for o in entry["options"]}
-    assert data["prices"]["as_of"] == "2025-08-01"
+    assert data["prices"]["as_of"] == "2026-06-17"
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = (project / "relaykit.toml").read_text()
     assert text.startswith("# settings for the advised app")
