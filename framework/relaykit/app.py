@@ -6,7 +6,6 @@ import functools
 import importlib
 import inspect
 import logging
-import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,7 +15,7 @@ from relaykit.dispatch import Chunk, run_stream, run_task
 from relaykit.errors import ConfigError, NotFound, RegistrationError
 from relaykit.handlers import HandlerSpec, Kind, build_spec, describe
 from relaykit.model import Model
-from relaykit.settings import MODEL_PROVIDERS, Settings, load_settings
+from relaykit.settings import MODEL_PROVIDERS, Settings, caller_dir, load_settings
 from relaykit.sources import SourceSpec
 
 if TYPE_CHECKING:
@@ -28,15 +27,6 @@ if TYPE_CHECKING:
     from relaykit.targets.lambda_handler import LambdaHandler
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _caller_dir(depth: int) -> Path | None:
-    try:
-        frame = sys._getframe(depth)
-    except ValueError:
-        return None
-    filename = frame.f_globals.get("__file__")
-    return Path(filename).resolve().parent if filename else None
 
 
 @functools.cache
@@ -71,7 +61,7 @@ class App:
         if not isinstance(name, str) or not name.strip():
             raise RegistrationError(f"App name must be a non-empty string, got {name!r}")
         self.name = name
-        folder = Path(config_dir) if config_dir is not None else _caller_dir(2)
+        folder = Path(config_dir) if config_dir is not None else caller_dir(2)
         self.settings: Settings = load_settings(
             app_name=name, overrides=settings, config_dir=folder
         )

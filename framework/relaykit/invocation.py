@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-TRACE_ENV = "_X_AMZN_TRACE_ID"
+from relaykit.logs import TRACE_ENV, trace_root
 
 
 class LambdaContext(Protocol):
@@ -27,17 +27,6 @@ class LambdaContext(Protocol):
     function_name: str
 
     def get_remaining_time_in_millis(self) -> int: ...
-
-
-def trace_root(header: str | None) -> str | None:
-    """The X-Ray trace id (``Root=1-...``) from a trace header, or the header itself."""
-    if not header:
-        return None
-    for part in header.split(";"):
-        key, _, value = part.strip().partition("=")
-        if key == "Root" and value:
-            return value
-    return header
 
 
 @dataclass(frozen=True)

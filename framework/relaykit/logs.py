@@ -36,6 +36,21 @@ _FIELDS = (
 _INVOCATION: ContextVar[Mapping[str, Any] | None] = ContextVar("relaykit_invocation", default=None)
 
 
+TRACE_ENV = "_X_AMZN_TRACE_ID"
+"""Where Lambda puts the invocation's X-Ray trace header (the managed runtime)."""
+
+
+def trace_root(header: str | None) -> str | None:
+    """The X-Ray trace id (``Root=1-...``) from a trace header, or the header itself."""
+    if not header:
+        return None
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == "Root" and value:
+            return value
+    return header
+
+
 def set_invocation(fields: Mapping[str, Any]) -> Token[Mapping[str, Any] | None]:
     """Put ``fields`` (``None`` values dropped) on every relaykit log line written in this
     context until ``reset_invocation`` is given the token returned."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, FrozenInstanceError, dataclass, field, fields
 from pathlib import Path
@@ -486,7 +487,7 @@ FIELDS: tuple[Field, ...] = (
         _parse_bool,
         False,
         "Lambda: when true and the app runs on Lambda, `app.lambda_handler` imports the "
-        "adapters (FastAPI, Mangum, Powertools), builds the ASGI app and runs the startup hooks "
+        "adapters (FastAPI, Powertools), builds the ASGI app and runs the startup hooks "
         "during the init phase, which gets a full CPU burst, instead of on the first event. "
         "Default false: everything loads where first used.",
     ),
@@ -948,6 +949,17 @@ def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
         for key, value in environ.items()
         if key.startswith(ENV_PREFIX)
     }
+
+
+def caller_dir(depth: int) -> Path | None:
+    """The folder of the module ``depth`` frames up from this call (where a constructor called
+    with no ``config_dir`` looks for ``relaykit.toml``), or ``None`` when it has no file."""
+    try:
+        frame = sys._getframe(depth)
+    except ValueError:
+        return None
+    filename = frame.f_globals.get("__file__")
+    return Path(filename).resolve().parent if filename else None
 
 
 def load_settings(

@@ -100,23 +100,27 @@ def runs_inline(spec: SourceSpec) -> bool:
 def sqs_runs_inline(app: App, records: Sequence[Any]) -> bool:
     """True when every record of an SQS batch goes to its queue's ``on_sqs`` handler and that
     handler ``runs_inline`` (a record of a queue without one, S3 notifications, is not)."""
-    seen: dict[str, bool] = {}
-    for record in records:
-        if type(record) is not dict and not isinstance(record, Mapping):
-            return False
-        arn = str(record.get("eventSourceARN", ""))
-        inline = seen.get(arn)
-        if inline is None:
-            spec = queue_handler(app, arn)
-            inline = seen[arn] = spec is not None and runs_inline(spec)
-        if not inline:
-            return False
-    return True
+    return _all_inline(records, lambda record, arn: queue_handler(app, arn))
 
 
 def dynamodb_runs_inline(app: App, records: Sequence[Any]) -> bool:
     """True when every record of a DynamoDB stream batch goes to a handler that
     ``runs_inline`` (its table's ``on_dynamodb_stream`` handler)."""
+
+    def route(record: Mapping[str, Any], arn: str) -> Any:
+        try:
+            return route_dynamodb(app, record).spec
+        except UnknownEventError:
+            return None
+
+    return _all_inline(records, route)
+
+
+def _all_inline(
+    records: Sequence[Any], route: Callable[[Mapping[str, Any], str], Any | None]
+) -> bool:
+    """True when ``route`` finds, for every record, a handler that ``runs_inline``; each source
+    ARN is routed once."""
     seen: dict[str, bool] = {}
     for record in records:
         if type(record) is not dict and not isinstance(record, Mapping):
@@ -124,11 +128,8 @@ def dynamodb_runs_inline(app: App, records: Sequence[Any]) -> bool:
         arn = str(record.get("eventSourceARN", ""))
         inline = seen.get(arn)
         if inline is None:
-            try:
-                spec = route_dynamodb(app, record).spec
-            except UnknownEventError:
-                return False
-            inline = seen[arn] = runs_inline(spec)
+            spec = route(record, arn)
+            inline = seen[arn] = spec is not None and runs_inline(spec)
         if not inline:
             return False
     return True

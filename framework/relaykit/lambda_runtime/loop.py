@@ -32,9 +32,9 @@ from relaykit.lambda_runtime.client import (
     RuntimeGone,
 )
 from relaykit.lambda_runtime.context import RuntimeContext
+from relaykit.logs import TRACE_ENV
 
 logger = logging.getLogger("relaykit.lambda")
-TRACE_ENV = "_X_AMZN_TRACE_ID"
 _ERROR_TYPE = re.compile(r"^[A-Z][A-Za-z0-9]+$")
 
 

@@ -17,25 +17,20 @@ continuation, the same answer). An app whose relaykit handlers must receive even
 
 from __future__ import annotations
 
-import asyncio
-import atexit
 import logging
 import os
-import signal
-import sys
-import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
-from types import FrameType
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from relaykit import logs
 from relaykit.events.base import Outcome, StreamOpener
 from relaykit.events.http import FUNCTION_URL, REST, HttpEvents, http_shape
-from relaykit.settings import Settings, load_settings
+from relaykit.settings import Settings, caller_dir, load_settings
+from relaykit.targets.lambda_environment import LambdaEnvironment, ms_since
 from relaykit.targets.lambda_http import HttpBridge
 from relaykit.targets.lambda_observe import Observer
 
@@ -43,7 +38,6 @@ if TYPE_CHECKING:
     from relaykit.app import App
     from relaykit.targets.lambda_handler import LambdaHandler
 
-T = TypeVar("T")
 _UNTRACED = nullcontext()
 logger = logging.getLogger("relaykit.lambda")
 
@@ -69,19 +63,10 @@ def asgi_lambda_handler(asgi: Any, app: App | None = None) -> AsgiLambdaHandler 
     if app is not None:
         app.serve_asgi(asgi)
         return app.lambda_handler
-    return AsgiLambdaHandler(asgi, config_dir=_caller_dir(2))
+    return AsgiLambdaHandler(asgi, config_dir=caller_dir(2))
 
 
-def _caller_dir(depth: int) -> Path | None:
-    try:
-        frame = sys._getframe(depth)
-    except ValueError:
-        return None
-    filename = frame.f_globals.get("__file__")
-    return Path(filename).resolve().parent if filename else None
-
-
-class AsgiLambdaHandler:
+class AsgiLambdaHandler(LambdaEnvironment):
     """``handler(event, context)`` for an ASGI application; also the environment the
     ``relaykit.lambda_runtime`` loop serves (``start``, ``respond``, ``aclose``).
 
@@ -95,16 +80,13 @@ class AsgiLambdaHandler:
         self.name = name
         self.config_dir = config_dir if config_dir is not None else Path.cwd()
         self.settings: Settings = load_settings(app_name=name, config_dir=self.config_dir)
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._bridge: HttpBridge | None = None
         self._observer: Observer | None = None
         self._app: App | None = None
         self._events: LambdaHandler | None = None
         self._http = HttpEvents(self)  # reads correlation ids; this handler serves the events
         self._hooked = False
-        self._sigterm_hooked = False
         self._cold = True
-        self._previous_sigterm: Any = None
         if self.settings.lambda_eager_init and self.settings.resolved_target() == "lambda":
             self.prepare()
 
@@ -123,17 +105,6 @@ class AsgiLambdaHandler:
             app.serve_asgi(self.asgi)
             self._app = app
         return self._app
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        """The environment's event loop, created on first use and kept until ``close``."""
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-        return self._loop
-
-    def run(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run ``work`` on the environment's loop (the Lambda runtime calls us outside any loop)."""
-        return self.loop.run_until_complete(work)
 
     # Setup and teardown -------------------------------------------------------------------
 
@@ -171,45 +142,19 @@ class AsgiLambdaHandler:
         self.run(self._started_bridge())
 
     def _hook(self) -> None:
-        if self._hooked:
-            return
-        self._hooked = True
-        atexit.register(self.close)
-        if self._sigterm_hooked:
-            return
-        # Lambda sends SIGTERM before it shuts an environment down (when an extension is
-        # registered); Python's default action would exit without the lifespan shutdown.
-        on_lambda = self.settings.resolved_target() == "lambda"
-        if on_lambda and threading.current_thread() is threading.main_thread():
-            self._previous_sigterm = signal.getsignal(signal.SIGTERM)
-            signal.signal(signal.SIGTERM, self._on_sigterm)
-            self._sigterm_hooked = True  # once: a second time would chain to itself
+        if not self._hooked:
+            self._hooked = True
+            self._hook_exit(self.settings.resolved_target() == "lambda")
 
-    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
-        logger.info("SIGTERM: shutting down")
-        self.close()
-        previous = self._previous_sigterm
-        if callable(previous):
-            previous(signum, frame)
-        else:
-            sys.exit(0)
-
-    def close(self) -> None:
+    def close(self) -> bool:
         """Shut the environment down: the ASGI lifespan, the relaykit app if built, the loop."""
-        loop = self._loop
-        if loop is None or loop.is_closed() or loop.is_running():
-            return
-        atexit.unregister(self.close)
-        self._hooked = False
         events = self._events
-        try:
-            self.run(self.aclose())
-        finally:
-            loop.run_until_complete(_drain(loop))
-            loop.close()
-            self._loop = None
+        closed = super().close()
+        if closed:
+            self._hooked = False
             if events is not None:
                 events.close()  # its own loop, if it ever made one
+        return closed
 
     async def aclose(self) -> None:
         """Run the ASGI lifespan shutdown, then close the relaykit app's handler if built."""
@@ -261,9 +206,9 @@ class AsgiLambdaHandler:
                     else:
                         outcome = await bridge.serve(event, context)
             except BaseException:
-                observer.record(outcome, _ms(began), cold)
+                observer.record(outcome, ms_since(began), cold)
                 raise
-        return outcome.response, partial(observer.record, outcome, _ms(began), cold)
+        return outcome.response, partial(observer.record, outcome, ms_since(began), cold)
 
     def _streams(self, shape: str) -> bool:
         """``HttpEvents.wants_stream``: Function URLs (``auto``), every streamable shape
@@ -286,32 +231,10 @@ def log_fields(context: Any, cold_start: bool) -> dict[str, Any]:
     importing that module and building its ``Invocation`` (its dataclass costs about 1 ms of
     cold start, and an HTTP request needs only these four fields; a test keeps the two equal)."""
     request_id = getattr(context, "aws_request_id", None)
-    header = getattr(context, "trace_id", None) or os.environ.get("_X_AMZN_TRACE_ID")
-    trace_id = None
-    if header:
-        trace_id = header
-        for part in header.split(";"):
-            key, _, value = part.strip().partition("=")
-            if key == "Root" and value:
-                trace_id = value
-                break
+    header = getattr(context, "trace_id", None) or os.environ.get(logs.TRACE_ENV)
     return {
         "request_id": str(request_id) if request_id else "",
         "function_arn": getattr(context, "invoked_function_arn", None),
-        "xray_trace_id": trace_id,
+        "xray_trace_id": logs.trace_root(header),
         "cold_start": cold_start,
     }
-
-
-async def _drain(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel what is still pending on the loop and close its async generators."""
-    current = asyncio.current_task()
-    pending = [task for task in asyncio.all_tasks(loop) if task is not current]
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    await loop.shutdown_asyncgens()
-
-
-def _ms(began: float) -> float:
-    return (time.perf_counter() - began) * 1000.0

@@ -1,14 +1,14 @@
 """``app.lambda_handler``: the callable AWS Lambda's managed Python runtime invokes.
 
-One ``LambdaHandler`` per app and per execution environment. It owns what must live as long as
-the environment: the event loop every invocation runs on, the event kinds (loaded by name from
-``relaykit.events`` on the first event), the app's startup hooks (run once) and their shutdown
-(on SIGTERM or at interpreter exit). Per invocation it reads the Lambda context, puts the request
-id, function ARN, X-Ray trace id, correlation id and ``cold_start`` on every log line, lets the
-first kind that recognises the event serve it, and flushes the invocation's metrics. An event
-that the kind can serve without the loop (``events.base.InlineKind``: an SQS or DynamoDB Streams
-batch whose every record goes to a plain ``def`` handler) is served in the calling thread, as
-Powertools' ``BatchProcessor`` would, with the same bookkeeping and without a turn of the loop.
+One ``LambdaHandler`` per app and per execution environment. It owns what must live as long as the
+environment: the event loop every invocation runs on (``LambdaEnvironment``), the event kinds
+(loaded by name from ``relaykit.events`` on the first event), the app's startup hooks (run once)
+and their shutdown (on SIGTERM or at interpreter exit). Per invocation it reads the Lambda context,
+puts the request id, function ARN, X-Ray trace id, correlation id and ``cold_start`` on every log
+line, lets the first kind that recognises the event serve it, and flushes the invocation's metrics.
+An event that the kind can serve without the loop (``events.base.InlineKind``: an SQS or DynamoDB
+Streams batch whose every record goes to a plain ``def`` handler) is served in the calling thread,
+as Powertools' ``BatchProcessor`` would, with the same bookkeeping and without a turn of the loop.
 
 Building one is cheap: nothing is imported and no loop is created until the first event, unless
 the ``lambda_eager_init`` setting asks for that work during the init phase.
@@ -16,38 +16,32 @@ the ``lambda_eager_init`` setting asks for that work during the init phase.
 
 from __future__ import annotations
 
-import asyncio
-import atexit
 import logging
-import signal
-import sys
-import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from contextlib import nullcontext
 from contextvars import ContextVar
 from functools import partial
-from types import FrameType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from relaykit import events, logs
 from relaykit.errors import UnknownEventError
 from relaykit.events.base import SERVING, USAGE_METERS, EventKind, Outcome, StreamOpener
 from relaykit.invocation import from_lambda
+from relaykit.targets.lambda_environment import LambdaEnvironment, ms_since
 from relaykit.targets.lambda_observe import Observer
 
 if TYPE_CHECKING:
     from relaykit.app import App
     from relaykit.measure import EventProbe
 
-T = TypeVar("T")
 MEASURED_KINDS = frozenset({"sqs", "s3", "dynamodb", "eventbridge", "schedule"})
 """Event kinds measured once per invocation (``relaykit.measure.EventProbe``)."""
 _UNTRACED = nullcontext()  # reusable: no X-Ray subsegment when tracing is off
 logger = logging.getLogger("relaykit.lambda")
 
 
-class LambdaHandler:
+class LambdaHandler(LambdaEnvironment):
     """``handler(event, context)`` for Lambda; also the ``Environment`` the event kinds run in."""
 
     _UNSERVED = Outcome(None, "other", error=True)
@@ -55,13 +49,11 @@ class LambdaHandler:
 
     def __init__(self, app: App) -> None:
         self._app = app
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._kinds: list[EventKind] | None = None
         self._observer: Observer | None = None
         self._held: ContextVar[Any] | None = None
         self._started = False
         self._cold = True
-        self._previous_sigterm: Any = None
         settings = app.settings
         if settings.lambda_eager_init and settings.resolved_target() == "lambda":
             self.prepare()
@@ -72,17 +64,6 @@ class LambdaHandler:
     @property
     def app(self) -> App:
         return self._app
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        """The environment's event loop, created on first use and kept until ``close``."""
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-        return self._loop
-
-    def run(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run ``work`` on the environment's loop (the Lambda runtime calls us outside any loop)."""
-        return self.loop.run_until_complete(work)
 
     # Setup and teardown -------------------------------------------------------------------
 
@@ -101,8 +82,7 @@ class LambdaHandler:
             return
         self.run(self._app.startup())
         self._started = True
-        atexit.register(self.close)
-        self._install_sigterm()
+        self._hook_exit(self._app.settings.resolved_target() == "lambda")
 
     async def start(self) -> None:
         """Async start for a caller that owns the loop (the runtime): kinds, hooks, adapters.
@@ -126,37 +106,6 @@ class LambdaHandler:
         self.run(self._app.prepare_model())
         assert self._observer is not None
         self._observer.prepare()
-
-    def _install_sigterm(self) -> None:
-        # Lambda sends SIGTERM before it shuts an environment down (when an extension is
-        # registered); Python's default action would exit without running shutdown hooks.
-        on_lambda = self._app.settings.resolved_target() == "lambda"
-        if not on_lambda or threading.current_thread() is not threading.main_thread():
-            return
-        self._previous_sigterm = signal.getsignal(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, self._on_sigterm)
-
-    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
-        logger.info("SIGTERM: shutting down")
-        self.close()
-        previous = self._previous_sigterm
-        if callable(previous):
-            previous(signum, frame)
-        else:
-            sys.exit(0)
-
-    def close(self) -> None:
-        """Shut the environment down: the kinds (ASGI lifespan), shutdown hooks, the loop."""
-        loop = self._loop
-        if loop is None or loop.is_closed() or loop.is_running():
-            return
-        atexit.unregister(self.close)
-        try:
-            self.run(self.aclose())
-        finally:
-            loop.run_until_complete(_drain(loop))
-            loop.close()
-            self._loop = None
 
     async def aclose(self) -> None:
         """Close the kinds (ASGI lifespan shutdown), then run the app's shutdown hooks."""
@@ -232,7 +181,7 @@ class LambdaHandler:
                 logger.error("%s", kind)
             body = {"error": {"type": "unknown_event", "message": str(kind)}}
             outcome = Outcome(body, "other", error=True)
-            return outcome.response, partial(observer.record, outcome, _ms(began), cold)
+            return outcome.response, partial(observer.record, outcome, ms_since(began), cold)
         fields = invocation.log_fields()
         fields["correlation_id"] = kind.correlation_id(event)
         probe = self._measure(kind.name)
@@ -260,12 +209,12 @@ class LambdaHandler:
                     USAGE_METERS.reset(meters)
                     probe.finish(outcome.handler, error=outcome.error)
                 if failed:
-                    observer.record(outcome, _ms(began), cold, held)
+                    observer.record(outcome, ms_since(began), cold, held)
         finally:
             logs.reset_invocation(logged)
             if holding is not None:
                 holding.var.reset(holding)
-        return outcome.response, partial(observer.record, outcome, _ms(began), cold, held)
+        return outcome.response, partial(observer.record, outcome, ms_since(began), cold, held)
 
     def _hold(self) -> tuple[list[Any] | None, Any]:
         """When the app writes measurement lines, a list that holds this invocation's until
@@ -310,17 +259,3 @@ def _serves_inline(kind: EventKind, event: Any) -> bool:
 def _wants_stream(kind: EventKind, event: Any) -> bool:
     wants = getattr(kind, "wants_stream", None)
     return bool(wants is not None and wants(event))
-
-
-async def _drain(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel what is still pending on the loop and close its async generators."""
-    current = asyncio.current_task()
-    pending = [task for task in asyncio.all_tasks(loop) if task is not current]
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    await loop.shutdown_asyncgens()
-
-
-def _ms(began: float) -> float:
-    return (time.perf_counter() - began) * 1000.0
