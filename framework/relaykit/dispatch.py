@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from relaykit.context import Context
 from relaykit.errors import BadRequest, LimitExceeded, ValidationFailed
 from relaykit.handlers import HandlerSpec
-from relaykit.measure import json_size
+from relaykit.measure import MODEL_CALLS, json_size
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -157,8 +157,8 @@ async def _task(spec: HandlerSpec, payload: Any, ctx: Context) -> Any:
 
 async def run_task(spec: HandlerSpec, payload: Any, ctx: Context) -> Any:
     """Validate, call, encode: the whole task path from decoded JSON to JSON data (measured
-    when ``ctx.recorder`` is set: see ``relaykit.measure``)."""
-    if ctx.recorder is None:
+    when ``ctx.recorder`` is set, unless the whole invocation is: see ``relaykit.measure``)."""
+    if ctx.recorder is None or MODEL_CALLS.get() is not None:
         return await _task(spec, payload, ctx)
     probe = ctx.recorder.start(ctx, spec.kind, streamed=False)
     try:
@@ -172,7 +172,9 @@ async def run_task(spec: HandlerSpec, payload: Any, ctx: Context) -> Any:
 
 async def iter_chunks(spec: HandlerSpec, body: Any, ctx: Context) -> AsyncIterator[Chunk]:
     """Call a stream handler with a validated body; encode each chunk; close it on exit."""
-    probe = ctx.recorder.start(ctx, spec.kind, streamed=True) if ctx.recorder else None
+    recorder, probe = ctx.recorder, None
+    if recorder is not None and MODEL_CALLS.get() is None:  # else the invocation is measured
+        probe = recorder.start(ctx, spec.kind, streamed=True)
     size, failed = 0, False
     semaphore = limiter(spec)
     if semaphore is not None:

@@ -5,6 +5,13 @@ workflow step, becomes one ``Measurement``: wall time, CPU time, time waiting on
 memory, tokens, response size and whether it streamed. ``relaykit advise`` turns them into
 monthly costs per deployment option.
 
+Some invocations are measured whole instead (``InvocationProbe``): an event batch (SQS, S3,
+DynamoDB Streams, EventBridge; Lambda bills the batch), and on Lambda an HTTP request to a task
+or stream, from the event in to the response out, which is what Lambda bills and is measured at
+the cost of one probe. While one runs, ``MODEL_CALLS`` collects every model call made in serving
+it, and the tasks and streams it serves are not measured on their own. A response streamed
+through a Function URL is measured by the stream (``iter_chunks``), as in a container.
+
 Where it goes is the ``measure`` setting: ``log`` writes one JSON line per measurement to stdout,
 which is also a CloudWatch Embedded Metric Format document (so on Lambda it is both a log line
 and metrics); ``store`` queues it for a background thread that writes batches to a SQLite file
@@ -22,7 +29,8 @@ invocations in flight at the start and the end, and the measurement says ``cpu_e
 
 Peak memory is ``ru_maxrss``: the process high-water mark. On Lambda that is the environment's
 peak, which is what the memory setting must cover; in a container it is the whole server's.
-Standard library only; a measurement costs a few microseconds on the hot path.
+Standard library only. A measurement costs two system calls (CPU time has no fast clock on
+Linux) and a few microseconds of Python (``bench/measure_overhead.py``).
 """
 
 from __future__ import annotations
@@ -31,9 +39,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, NamedTuple, TextIO, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 if TYPE_CHECKING:
     from relaykit.context import Context
@@ -60,12 +68,11 @@ METRICS = (
 )
 
 
-HELD: ContextVar[list[tuple[Recorder, Measurement]] | None] = ContextVar(
-    "relaykit_held_measurements", default=None
-)
-"""Set by the Lambda handler around one invocation: ``log`` measurements (not workflow steps,
-which are written at once) are held there, to be written with its metrics line after the
-response (``relaykit.targets.lambda_observe.Observer.record``)."""
+MODEL_CALLS: ContextVar[list[Any] | None] = ContextVar("relaykit_model_calls", default=None)
+"""While an invocation is measured as a whole (``InvocationProbe``): the list that every model
+call made in serving it is added to (``relaykit.llm.bound.BoundModel.record``), whichever
+``Context`` made it. ``relaykit.dispatch`` then leaves the tasks and streams it serves to that
+measurement instead of measuring each on its own."""
 
 
 class Measurement(NamedTuple):
@@ -98,6 +105,8 @@ class Measurement(NamedTuple):
     def from_log(cls, line: Mapping[str, Any]) -> Measurement:
         """A measurement from the fields of a ``Recorder.log_line`` document."""
         data = {key: value for key, value in line.items() if not key.endswith("_ms")}
+        if "at" not in data:  # the start, in ms: EMF's timestamp (``log_line``)
+            data["at"] = float(line["_aws"]["Timestamp"]) / 1000.0
         for key in ("wall", "cpu", "model_wait"):
             data[f"{key}_s"] = float(line.get(f"{key}_ms", 0.0)) / 1000.0
         return cls.from_dict(data)
@@ -189,10 +198,11 @@ class Recorder:
         """This recorder's EMF metric directive (one JSON object)."""
         self._emf = f"[{self.directive}]"
         self._service = json.dumps(settings.service)
-        self._quoted: dict[tuple[str, str, str], str] = {}
+        self._templates: dict[tuple[Any, ...], tuple[str, str, str]] = {}
         self._origin = time.time() - time.perf_counter()
 
     def start(self, ctx: Context, kind: str, *, streamed: bool, step: str | None = None) -> Probe:
+        """A measurement of one handler invocation or workflow step, started now."""
         return Probe(self, ctx, kind, streamed, step)
 
     def emit(self, measurement: Measurement) -> None:
@@ -210,10 +220,6 @@ class Recorder:
 
                     lines = self._lines = LineWriter(self.log_line, self._write_flushed)
                 lines.put(measurement)
-                return
-            held = HELD.get()
-            if held is not None and measurement.step is None:
-                held.append((self, measurement))
                 return
             self.write(self.log_line(measurement))
 
@@ -241,44 +247,71 @@ class Recorder:
             atexit.register(self.close)
         self._writer.put(batch)
 
-    def log_line(self, m: Measurement, *, directives: str | None = None, extra: str = "") -> str:
+    def log_line(
+        self,
+        m: Measurement,
+        *,
+        directives: str | None = None,
+        extra: str = "",
+        latency: bool = False,
+    ) -> str:
         """``m`` as one JSON line: an EMF document (the ``METRICS``: times, memory, response
-        size and model usage, by service and handler) whose other
-        keys are the rest of the measurement, marked ``"relaykit_measurement": 1``. Formatted
-        by hand: ``json.dumps`` of the same document takes twice as long.
+        size and model usage, by service and handler) whose other keys are the rest of the
+        measurement, marked ``"relaykit_measurement": 1``. Its start (``at``) is the EMF
+        timestamp, in milliseconds.
 
-        ``directives`` replaces the ``CloudWatchMetrics`` array and ``extra`` (``,"key":...``)
-        adds keys: how the Lambda handler folds its own invocation metrics into this line
-        (``relaykit.targets.lambda_observe``) instead of writing a second one."""
+        ``directives`` replaces the ``CloudWatchMetrics`` array, ``extra`` (``,"key":...``, the
+        same for many lines) adds keys, and ``latency`` adds ``"latency":[wall_ms]``: how the
+        Lambda handler folds its own invocation metrics into this line
+        (``relaykit.targets.lambda_observe``) instead of writing a second one.
+
+        Formatted by hand from a template cached per handler and flags, so a line costs the
+        formatting of its numbers: ``json.dumps`` of the same document takes several times as
+        long, and on Lambda this runs on every invocation.
+        """
         (handler, kind, target, at, wall, cpu, exact, wait, calls, tokens_in, tokens_out, cost,
          rss, size, streamed, error, step, run_id) = m  # fmt: skip
-        quoted = self._quoted
-        names = quoted.get((handler, kind, target))
-        if names is None:
-            names = quoted[(handler, kind, target)] = ",".join(
-                f'"{key}":{json.dumps(value)}'
-                for key, value in (("handler", handler), ("kind", kind), ("target", target))
-            )
-        tail = "}"
+        key = (handler, kind, target, exact, streamed, error, directives, extra)
+        template = self._templates.get(key)
+        if template is None:
+            template = self._templates[key] = self._template(key)
+        head, idle, tail = template
         if step is not None:
-            tail = f',"step":{json.dumps(step)},"run_id":{json.dumps(run_id)}}}'
-        if extra:
-            tail = extra + tail
-        model = _NO_MODEL_CALLS
+            tail = f',"step":{json.dumps(step)},"run_id":{json.dumps(run_id)}{tail}'
+            idle = _NO_MODEL_CALLS + tail
         if calls or wait or cost:
-            model = (
+            tail = (
                 f',"model_wait_ms":{wait * 1000:.3f},"model_calls":{int(calls)},'
                 f'"input_tokens":{int(tokens_in)},"output_tokens":{int(tokens_out)},'
-                f'"model_cost_usd":{float(cost)!r}'
+                f'"model_cost_usd":{float(cost)!r}{tail}'
             )
-        emf = self._emf if directives is None else directives
+        else:
+            tail = idle
+        ms = f"{wall * 1000:.3f}"
+        if latency:
+            tail = f',"latency":[{ms}]{tail}'
         return (
-            f'{{"_aws":{{"Timestamp":{int(at * 1000)},"CloudWatchMetrics":{emf}}},'
-            f'"message":"measurement","service":{self._service},"{LOG_KEY}":1,{names},'
-            f'"at":{at!r},"wall_ms":{wall * 1000:.3f},"cpu_ms":{cpu * 1000:.3f},'
-            f'"cpu_exact":{_BOOL[exact]}{model},"max_rss_mb":{rss:.1f},'
-            f'"response_bytes":{int(size)},"streamed":{_BOOL[streamed]},"error":{_BOOL[error]}{tail}'
+            f'{{"_aws":{{"Timestamp":{int(at * 1000)},{head}"wall_ms":{ms},'
+            f'"cpu_ms":{cpu * 1000:.3f},"max_rss_mb":{rss:.1f},"response_bytes":{size}{tail}'
         )
+
+    def _template(self, key: tuple[Any, ...]) -> tuple[str, str, str]:
+        """The constant text of a line before ``"wall_ms"``, and after ``"response_bytes"``
+        with and without the model usage keys of no model calls."""
+        handler, kind, target, exact, streamed, error, directives, extra = key
+        names = ",".join(
+            f'"{name}":{json.dumps(value)}'
+            for name, value in (("handler", handler), ("kind", kind), ("target", target))
+        )
+        head = (
+            f'"CloudWatchMetrics":{self._emf if directives is None else directives}}},'
+            f'"message":"measurement","service":{self._service},"{LOG_KEY}":1,{names},'
+        )
+        tail = (
+            f',"cpu_exact":{_BOOL[exact]},"streamed":{_BOOL[streamed]},'
+            f'"error":{_BOOL[error]}{extra}}}'
+        )
+        return head, _NO_MODEL_CALLS + tail, tail
 
     def flush(self) -> None:
         """Hand over what is collected and wait until it is all in the store (or, in ``log``
@@ -309,74 +342,47 @@ def build_recorder(settings: Settings, **options: Any) -> Recorder | None:
     return None if mode == "off" else Recorder(settings, mode, **options)
 
 
-class _Invocation:
-    """What a ``Probe`` reads of a ``Context``, for an event invocation that has no single
-    context: its records each have one."""
+class InvocationProbe:
+    """One measurement of a whole invocation: an event batch (SQS, S3, DynamoDB, EventBridge),
+    or on Lambda an HTTP request, from the event in to the response out.
 
-    __slots__ = ("handler", "target", "usage")
+    The model calls are all those made while serving it: the caller sets ``MODEL_CALLS`` to
+    its ``calls`` list while the invocation runs. So one measurement carries every record's
+    calls, and on Lambda the handler writes it with the invocation's metrics line
+    (``relaykit.targets.lambda_observe``).
+    """
 
-    def __init__(self, handler: str, target: str) -> None:
-        self.handler = handler
+    __slots__ = ("_cpu", "_n0", "_rec", "_seq", "_t0", "calls", "target")
+
+    def __init__(self, recorder: Recorder, target: str) -> None:
+        self.calls: list[Any] = []
+        """The invocation's model calls (``relaykit.llm.usage.CallRecord`` items)."""
         self.target = target
-        self.usage: Any = None
-
-
-class _Calls:
-    """The model calls of several usage meters, as one meter (``.calls``)."""
-
-    __slots__ = ("calls",)
-
-    def __init__(self, meters: list[Any]) -> None:
-        self.calls = [call for meter in meters if meter is not None for call in meter.calls]
-
-
-class EventProbe:
-    """One measurement of an event invocation (an SQS, S3, DynamoDB or EventBridge batch on
-    Lambda, a received batch in the container worker): wall and CPU time of the whole batch,
-    and the model calls of every record (their contexts' meters are collected in ``meters``
-    while it runs: ``relaykit.events.base.USAGE_METERS``)."""
-
-    __slots__ = ("_invocation", "_probe", "meters")
-
-    def __init__(self, recorder: Recorder, handler: str, target: str) -> None:
-        self.meters: list[Any] = []
-        self._invocation = _Invocation(handler, target)
-        self._probe = recorder.start(cast("Context", self._invocation), "event", streamed=False)
-
-    def finish(self, handler: str, *, error: bool) -> None:
-        self._invocation.handler = handler
-        self._invocation.usage = _Calls(self.meters)
-        self._probe.finish(0, error=error)
-
-
-class Probe:
-    """One measurement in progress: started before the handler, finished after it."""
-
-    __slots__ = (
-        "_cpu", "_ctx", "_kind", "_mark", "_n0", "_rec", "_seq", "_step", "_t0", "streamed"
-    )  # fmt: skip
-
-    def __init__(
-        self, recorder: Recorder, ctx: Context, kind: str, streamed: bool, step: str | None
-    ) -> None:
         self._rec = recorder
-        self._ctx = ctx
-        self._kind = kind
-        self._step = step
-        self.streamed = streamed
-        meter = ctx.usage
-        self._mark = len(meter.calls) if meter is not None else 0
         recorder.inflight = self._n0 = recorder.inflight + 1
         recorder.started = self._seq = recorder.started + 1
         self._cpu = _process_time()
         self._t0 = _perf_counter()
 
     def discard(self) -> None:
-        """Drop the measurement (the work was cancelled or suspended)."""
+        """Drop the measurement (the work was cancelled or suspended, or is not measured)."""
         self._rec.inflight -= 1
 
-    def finish(self, response_bytes: int, *, error: bool, wall_s: float | None = None) -> None:
-        """Record the measurement (``wall_s`` overrides the probe's own clock)."""
+    def measurement(
+        self,
+        handler: str,
+        kind: str,
+        error: bool,
+        response_bytes: int = 0,
+        streamed: bool = False,
+        wall_s: float | None = None,
+        step: str | None = None,
+        run_id: str | None = None,
+        calls: Sequence[Any] | None = None,
+    ) -> Measurement:
+        """The measurement, now (``wall_s`` overrides the probe's own clock): CPU time shared
+        out when work overlapped (see the module docstring), and the model ``calls`` (by
+        default this invocation's) summed."""
         now = _perf_counter()
         cpu = _process_time() - self._cpu
         rec = self._rec
@@ -386,40 +392,60 @@ class Probe:
         exact = n0 == 1 and rec.started == self._seq
         if not exact:
             cpu /= max(1.0, (n0 + n1) / 2)
-        ctx = self._ctx
         wait = cost = 0.0
-        calls = tokens_in = tokens_out = 0
-        meter = ctx.usage
-        if meter is not None and len(meter.calls) > self._mark:
-            for call in meter.calls[self._mark :]:
-                calls += 1
-                wait += call.latency_s
-                cost += call.cost_usd or 0.0
-                tokens_in += call.usage.input_tokens
-                tokens_out += call.usage.output_tokens
+        count = tokens_in = tokens_out = 0
+        for call in self.calls if calls is None else calls:
+            count += 1
+            wait += call.latency_s
+            cost += call.cost_usd or 0.0
+            tokens_in += call.usage.input_tokens
+            tokens_out += call.usage.output_tokens
+        if count:
             cost = round(cost, 8)
-        step = self._step
+        t0 = self._t0
         fields = (
-            ctx.handler,
-            self._kind,
-            ctx.target,
-            rec._origin + self._t0,
-            now - self._t0 if wall_s is None else wall_s,
-            cpu,
-            exact,
-            wait,
-            calls,
-            tokens_in,
-            tokens_out,
-            cost,
-            rec._rss(now),
-            response_bytes,
-            self.streamed,
-            error,
-            step,
-            getattr(ctx, "run_id", None) if step is not None else None,
-        )
-        rec.emit(_new_tuple(Measurement, fields))
+            handler, kind, self.target, rec._origin + t0, now - t0 if wall_s is None else wall_s,
+            cpu, exact, wait, count, tokens_in, tokens_out, cost, rec._rss(now), response_bytes,
+            streamed, error, step, run_id,
+        )  # fmt: skip
+        return _new_tuple(Measurement, fields)
+
+    def finish(self, handler: str, *, error: bool) -> None:
+        """Record the measurement of an event invocation (kind ``event``)."""
+        self._rec.emit(self.measurement(handler, "event", error))
+
+
+class Probe(InvocationProbe):
+    """One handler invocation or workflow step being measured, read from its ``Context``
+    (``Recorder.start``): started before the work, finished after it."""
+
+    __slots__ = ("_ctx", "_kind", "_mark", "_step", "streamed")
+
+    def __init__(
+        self, recorder: Recorder, ctx: Context, kind: str, streamed: bool, step: str | None
+    ) -> None:
+        self._ctx = ctx
+        self._kind = kind
+        self._step = step
+        self.streamed = streamed
+        meter = ctx.usage
+        self._mark = len(meter.calls) if meter is not None else 0
+        InvocationProbe.__init__(self, recorder, ctx.target)
+
+    def finish(  # type: ignore[override]
+        self, response_bytes: int, *, error: bool, wall_s: float | None = None
+    ) -> None:
+        """Record the measurement (``wall_s`` overrides the probe's own clock)."""
+        ctx, step = self._ctx, self._step
+        run_id = getattr(ctx, "run_id", None) if step is not None else None
+        meter, mark = ctx.usage, self._mark
+        calls = meter.calls[mark:] if meter is not None and len(meter.calls) > mark else ()
+        self._rec.emit(
+            self.measurement(
+                ctx.handler, self._kind, error, response_bytes, self.streamed, wall_s, step,
+                run_id, calls,
+            )
+        )  # fmt: skip
 
 
 _perf_counter = time.perf_counter

@@ -15,55 +15,17 @@ from typing import Any
 import httpx
 import pytest
 
+from advisor.apps import LambdaContext, measured_app
 from relaykit import App, Context
 from relaykit.advisor.readings import from_logs
-from relaykit.durable import WorkflowContext
 from relaykit.measure import Measurement, resolve_mode
 from relaykit.measure_store import read_measurements
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 
 
-class LambdaContext:
-    function_name = "advise"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:advise"
-    aws_request_id = "5b1c2d3e-0000-4000-8000-00000000000a"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 def build(tmp_path: Path, measure: str) -> App:
-    app = App(
-        "measured",
-        settings={
-            "measure": measure,
-            "metrics": False,
-            "local_model_delay": 0,
-            "store": f"sqlite:///{tmp_path}/relaykit.db",
-        },
-        config_dir=tmp_path,
-    )
-
-    @app.task("/inspect")
-    async def inspect(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        reply = await ctx.llm.complete([{"role": "user", "content": body["question"]}])
-        return {"answer": reply.text}
-
-    @app.stream("/words")
-    async def words(ctx: Context):  # type: ignore[no-untyped-def]
-        async for token in ctx.llm.stream([{"role": "user", "content": "one two three"}]):
-            yield token
-
-    async def double(x: int) -> int:
-        return x * 2
-
-    @app.workflow("/twice")
-    async def twice(body: int, ctx: WorkflowContext) -> int:
-        first = await ctx.step("first", double, body)
-        return int(await ctx.step("second", double, first))
-
-    return app
+    return measured_app(tmp_path, measure)
 
 
 def lines_of(text: str, tmp_path: Path) -> list[Measurement]:

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 from relaykit.context import Context, new_request_id
 from relaykit.dispatch import call_task, encode_output
 from relaykit.errors import UnknownEventError
-from relaykit.events.base import USAGE_METERS
 from relaykit.events.records import Routed, queue_handler, route_dynamodb, route_sqs, value_reader
 from relaykit.events.shapes import record_id
 from relaykit.sources import SourceSpec
@@ -363,7 +362,6 @@ class Runner:
         meta["source"] = source = plan.spec.source
         ident = _message_id if source == "sqs" else partial(record_id, source)
         fresh_ids, new = self.fresh_ids, Context.__new__
-        meters = USAGE_METERS.get()  # the invocation is measured: collect each record's meter
 
         def make(record: Mapping[str, Any]) -> Context:
             ctx: Context = new(Context)
@@ -374,8 +372,6 @@ class Runner:
                 own["record_id"] = rid
             if fresh_ids:
                 ctx.request_id = new_request_id()
-            if meters is not None:
-                meters.append(ctx.usage)
             return ctx
 
         return make

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from relaykit.errors import ModelError
 from relaykit.llm.usage import CallRecord, UsageMeter, price_table
+from relaykit.measure import MODEL_CALLS
 from relaykit.model import Message, Model, Reply, ReplyStream, StreamEvent, ToolSpec, Usage
 
 
@@ -62,7 +63,8 @@ class BoundModel:
     def record(
         self, kind: str, start: float, reply: Reply | None, error: BaseException | None
     ) -> None:
-        """Add one call to ``usage`` and write its ``model call`` log line."""
+        """Add one call to ``usage`` (and to the measured invocation's calls: see
+        ``relaykit.measure.MODEL_CALLS``) and write its ``model call`` log line."""
         # A failed call: what it consumed before failing, when the provider said (billed).
         failed_usage = getattr(error, "usage", None) or Usage()
         usage = reply.usage if reply is not None else failed_usage
@@ -79,6 +81,9 @@ class BoundModel:
         )
         if not getattr(error, "out_of_time", False):  # a call refused unsent is not a call
             self.usage.add(record)
+            invocation = MODEL_CALLS.get()  # the invocation is measured as a whole
+            if invocation is not None:
+                invocation.append(record)
         level = logging.INFO if error is None else logging.WARNING
         self._ctx.logger.log(level, "model call", extra=record.log_fields())
 

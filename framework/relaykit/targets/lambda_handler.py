@@ -6,6 +6,9 @@ environment: the event loop every invocation runs on (``LambdaEnvironment``), th
 and their shutdown (on SIGTERM or at interpreter exit). Per invocation it reads the Lambda context,
 puts the request id, function ARN, X-Ray trace id, correlation id and ``cold_start`` on every log
 line, lets the first kind that recognises the event serve it, and flushes the invocation's metrics.
+When the app records measurements, an HTTP request to a task or stream and an event batch are
+measured as the whole invocation (``relaykit.measure.InvocationProbe``), unless the response is
+streamed, and the measurement is written with the metrics.
 An event that the kind can serve without the loop (``events.base.InlineKind``: an SQS or DynamoDB
 Streams batch whose every record goes to a plain ``def`` handler) is served in the calling thread,
 as Powertools' ``BatchProcessor`` would, with the same bookkeeping and without a turn of the loop.
@@ -20,23 +23,25 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from contextvars import ContextVar
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from relaykit import events, logs
 from relaykit.errors import UnknownEventError
-from relaykit.events.base import SERVING, USAGE_METERS, EventKind, Outcome, StreamOpener
+from relaykit.events.base import SERVING, EventKind, Outcome, StreamOpener
 from relaykit.invocation import from_lambda
+from relaykit.measure import MODEL_CALLS, InvocationProbe
 from relaykit.targets.lambda_environment import LambdaEnvironment, ms_since
 from relaykit.targets.lambda_observe import Observer
 
 if TYPE_CHECKING:
     from relaykit.app import App
-    from relaykit.measure import EventProbe
+    from relaykit.measure import Measurement
 
-MEASURED_KINDS = frozenset({"sqs", "s3", "dynamodb", "eventbridge", "schedule"})
-"""Event kinds measured once per invocation (``relaykit.measure.EventProbe``)."""
+MEASURED_KINDS = frozenset({"http", "sqs", "s3", "dynamodb", "eventbridge", "schedule"})
+"""Event kinds measured once per invocation (``relaykit.measure.InvocationProbe``), unless the
+response is streamed."""
+_HTTP_MEASURED = ("task", "stream")
 _UNTRACED = nullcontext()  # reusable: no X-Ray subsegment when tracing is off
 logger = logging.getLogger("relaykit.lambda")
 
@@ -51,7 +56,9 @@ class LambdaHandler(LambdaEnvironment):
         self._app = app
         self._kinds: list[EventKind] | None = None
         self._observer: Observer | None = None
-        self._held: ContextVar[Any] | None = None
+        self._start_probe: Callable[[], InvocationProbe] | None = None
+        self._http_kinds: dict[str, str] = {}
+        """The kind (``task``, ``stream``) of each handler measured when it answers over HTTP."""
         self._started = False
         self._cold = True
         settings = app.settings
@@ -73,7 +80,13 @@ class LambdaHandler(LambdaEnvironment):
             logs.configure(
                 service=settings.service, level=settings.log_level, fmt=settings.log_format
             )
-            self._observer = Observer(settings)
+            recorder = self._app.recorder
+            if recorder is not None:
+                self._start_probe = partial(InvocationProbe, recorder, "lambda")
+            self._observer = Observer(settings, recorder)
+            self._http_kinds = {
+                spec.path: spec.kind for spec in self._app.handlers if spec.kind in _HTTP_MEASURED
+            }
             self._kinds = events.load(self)
         return self._kinds
 
@@ -184,63 +197,64 @@ class LambdaHandler(LambdaEnvironment):
             return outcome.response, partial(observer.record, outcome, ms_since(began), cold)
         fields = invocation.log_fields()
         fields["correlation_id"] = kind.correlation_id(event)
-        probe = self._measure(kind.name)
-        meters = USAGE_METERS.set(probe.meters) if probe is not None else None
-        held, holding = self._hold()
+        streaming = open_stream is not None and _wants_stream(kind, event)
+        probe = None
+        start_probe = self._start_probe
+        if start_probe is not None and not streaming and kind.name in MEASURED_KINDS:
+            # the whole invocation is measured (``relaykit.measure.InvocationProbe``): an event
+            # batch, or an HTTP request; steps and streamed responses are measured where they run
+            probe = start_probe()
+        calls = MODEL_CALLS.set(probe.calls) if probe is not None else None
         logged = logs.set_invocation(fields)
-        failed = False
+        outcome = self._UNSERVED
         try:
-            outcome = self._UNSERVED
             serving = SERVING.set((context, invocation))  # the kinds read it, not the context
             try:
                 with observer.traced(kind.name, cold) if observer.tracing else _UNTRACED:
-                    streaming = open_stream is not None and _wants_stream(kind, event)
                     if streaming:
                         assert open_stream is not None
                         outcome = await kind.stream(event, context, open_stream)  # type: ignore[attr-defined]
                     else:
                         outcome = await kind.handle(event, context)
-            except BaseException:
-                failed = True
-                raise
             finally:
                 SERVING.reset(serving)
-                if probe is not None and meters is not None:
-                    USAGE_METERS.reset(meters)
-                    probe.finish(outcome.handler, error=outcome.error)
-                if failed:
-                    observer.record(outcome, ms_since(began), cold, held)
+                if calls is not None:
+                    MODEL_CALLS.reset(calls)
+        except BaseException:
+            elapsed = ms_since(began)
+            measured = self._measurement(probe, kind.name, outcome, elapsed)
+            observer.record(outcome, elapsed, cold, measured)
+            raise
         finally:
             logs.reset_invocation(logged)
-            if holding is not None:
-                holding.var.reset(holding)
-        return outcome.response, partial(observer.record, outcome, ms_since(began), cold, held)
+        elapsed = ms_since(began)
+        measured = self._measurement(probe, kind.name, outcome, elapsed)
+        return outcome.response, partial(observer.record, outcome, elapsed, cold, measured)
 
-    def _hold(self) -> tuple[list[Any] | None, Any]:
-        """When the app writes measurement lines, a list that holds this invocation's until
-        its metrics are recorded (``relaykit.measure.HELD``), and the token that ends it."""
-        recorder = self._app.recorder
-        if recorder is None or recorder.mode != "log":
-            return None, None
-        var = self._held
-        if var is None:
-            from relaykit.measure import HELD  # loaded with the recorder
-
-            var = self._held = HELD
-        held: list[Any] = []
-        return held, var.set(held)
-
-    def _measure(self, kind: str) -> EventProbe | None:
-        """A measurement of this event invocation when the app records them and ``kind`` is
-        an event source (HTTP requests and workflow steps are measured where they run)."""
-        if kind not in MEASURED_KINDS:
+    def _measurement(
+        self, probe: InvocationProbe | None, kind_name: str, outcome: Outcome, elapsed_ms: float
+    ) -> Measurement | None:
+        """``probe``'s measurement of the invocation that ended with ``outcome``: an event
+        batch, or an HTTP request to a task or stream (others, such as the runs API or a 404,
+        are not measured). Its wall time is the invocation's latency."""
+        if probe is None:
             return None
-        recorder = self._app.recorder
-        if recorder is None:
+        response, handler, error = outcome
+        if kind_name != "http":
+            return probe.measurement(handler, "event", error, 0, False, elapsed_ms / 1000.0)
+        kind = self._http_kinds.get(handler)
+        if kind is None or type(response) is not dict:  # not a handler, or serving raised
+            probe.discard()
             return None
-        from relaykit.measure import EventProbe
-
-        return EventProbe(recorder, kind, "lambda")
+        body = response.get("body")
+        return probe.measurement(
+            handler,
+            kind,
+            error or response.get("statusCode", 500) >= 400,
+            len(body) if type(body) is str else 0,
+            kind == "stream",
+            elapsed_ms / 1000.0,
+        )
 
 
 def _recognise(kinds: list[EventKind], event: Any) -> EventKind | UnknownEventError:

@@ -14,6 +14,11 @@ would flush (same keys, units and single-value arrays, so dashboards built on ei
 written by hand. Powertools Metrics cost ~36 ms of import on the first event and ~90 us per
 invocation; this line costs a few microseconds and nothing at import.
 
+With the ``measure`` setting at ``log`` (on Lambda, ``auto``), an invocation measured whole
+(``relaykit.measure.InvocationProbe``: an HTTP request to a task, an event batch) writes its
+measurement on the same line: one document with two metric directives, the measurement's
+``wall_ms`` being the invocation's ``latency``.
+
 Tracing: the Powertools ``Tracer`` (AWS X-Ray) costs about 230 ms of import, so it is built only
 when the ``tracing`` setting is on; each invocation is then one subsegment with ``ColdStart`` and
 ``handler`` annotations.
@@ -37,7 +42,7 @@ if TYPE_CHECKING:
 class Observer:
     """Records one invocation's metrics and, when enabled, its trace subsegment."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, recorder: Recorder | None = None) -> None:
         self.service = settings.service
         self.namespace = settings.metrics_namespace
         self.metrics = settings.metrics
@@ -46,7 +51,20 @@ class Observer:
         self._service = json.dumps(self.service)
         self._handlers: dict[str, str] = {}
         self._directives = {cold: _directive(self.namespace, cold) for cold in (False, True)}
-        self._merged: dict[tuple[str, bool], str] = {}
+        self.recorder = recorder
+        """The app's measurement recorder (``None`` when ``measure`` is off)."""
+        self._merged = {
+            (cold, error): (
+                f"[{recorder.directive},{self._directives[cold][1:-1]}]" if recorder else "",
+                f',"invocations":[1.0],"errors":[{1.0 if error else 0.0}]'
+                + (',"cold_starts":[1.0]' if cold else ""),
+            )
+            for cold in (False, True)
+            for error in (False, True)
+        }
+        """For a line that is a measurement and this invocation's metrics (by cold start and
+        error): both directives, and the metric keys but ``latency`` (the measurement's
+        ``wall_ms``)."""
 
     def prepare(self) -> None:
         """Import what ``traced`` needs (eager init); metrics need nothing."""
@@ -82,29 +100,26 @@ class Observer:
         outcome: Outcome,
         elapsed_ms: float,
         cold_start: bool,
-        held: list[tuple[Recorder, Measurement]] | None = None,
+        measured: Measurement | None = None,
     ) -> None:
-        """Write this invocation's metrics as one EMF line on stdout, and the measurements
-        ``held`` during it (``relaykit.measure.HELD``).
+        """Write this invocation's metrics as one EMF line on stdout, and its measurement
+        (``relaykit.measure.InvocationProbe``), if it has one.
 
-        One held measurement of the invocation's handler is written as one line with the
-        metrics: the measurement's line with this line's metrics and keys added (one write,
-        one document). Otherwise each is its own line.
+        In ``log`` mode with metrics on (Lambda's defaults) they are one line: the measurement's
+        line with this line's metrics and keys added (one write, one document). Otherwise the
+        measurement goes to the recorder as any other.
         """
-        if held and self.metrics and len(held) == 1 and held[0][1].handler == outcome.handler:
-            recorder, measurement = held[0]
-            directives = self._merged.get((recorder.directive, cold_start))
-            if directives is None:
-                own = self._directives[cold_start][1:-1]
-                directives = f"[{recorder.directive},{own}]"
-                self._merged[(recorder.directive, cold_start)] = directives
-            extra = self._metric_keys(outcome, elapsed_ms, cold_start)
-            recorder.write(recorder.log_line(measurement, directives=directives, extra=extra))
-            return
+        recorder = self.recorder
+        if measured is not None and recorder is not None:
+            if self.metrics and recorder.mode == "log":
+                directives, extra = self._merged[cold_start, outcome.error]
+                recorder.write(
+                    recorder.log_line(measured, directives=directives, extra=extra, latency=True)
+                )
+                return
+            recorder.emit(measured)
         if self.metrics:
             sys.stdout.write(self.emf_line(outcome, elapsed_ms, cold_start, time.time()) + "\n")
-        for recorder, measurement in held or ():
-            recorder.write(recorder.log_line(measurement))
 
     def emf_line(self, outcome: Outcome, elapsed_ms: float, cold_start: bool, now: float) -> str:
         """The EMF document of one invocation (see the module docstring)."""

@@ -221,14 +221,13 @@ class QueuePoller:
         succeeded: list[dict[str, Any]],
     ) -> None:
         """Run records in order; at the first failure, leave the rest for redelivery."""
-        from relaykit.events.base import USAGE_METERS
         from relaykit.events.records import route_sqs
         from relaykit.events.runner import Runner, log_failure
-        from relaykit.measure import EventProbe
+        from relaykit.measure import MODEL_CALLS, InvocationProbe
 
         recorder = self.app.recorder
-        probe = None if recorder is None else EventProbe(recorder, "sqs", "container")
-        meters = USAGE_METERS.set(probe.meters) if probe is not None else None
+        probe = None if recorder is None else InvocationProbe(recorder, "container")
+        calls = MODEL_CALLS.set(probe.calls) if probe is not None else None
         runner = Runner(self.app, {"target": "container"})
         names: set[str] = set()
         failed = False
@@ -248,8 +247,8 @@ class QueuePoller:
                     return
                 succeeded.append(record)
         finally:
-            if probe is not None and meters is not None:  # one measurement per group
-                USAGE_METERS.reset(meters)
+            if probe is not None and calls is not None:  # one measurement per group
+                MODEL_CALLS.reset(calls)
                 probe.finish(names.pop() if len(names) == 1 else "sqs", error=failed)
 
     async def _heartbeat(self, pending: dict[str, str]) -> None:
