@@ -106,7 +106,10 @@ class Measurement(NamedTuple):
         """A measurement from the fields of a ``Recorder.log_line`` document."""
         data = {key: value for key, value in line.items() if not key.endswith("_ms")}
         if "at" not in data:  # the start, in ms: EMF's timestamp (``log_line``)
-            data["at"] = float(line["_aws"]["Timestamp"]) / 1000.0
+            try:
+                data["at"] = float(line["_aws"]["Timestamp"]) / 1000.0
+            except (KeyError, TypeError):
+                raise ValueError("a measurement line with no _aws.Timestamp (its start)") from None
         for key in ("wall", "cpu", "model_wait"):
             data[f"{key}_s"] = float(line.get(f"{key}_ms", 0.0)) / 1000.0
         return cls.from_dict(data)

@@ -246,3 +246,21 @@ def test_an_sqs_batch_on_lambda_is_one_measurement_with_every_records_model_call
     (m,) = lines_of(capsys.readouterr().out, tmp_path)
     assert (m.handler, m.kind, m.target, m.error) == ("summarise", "event", "lambda", False)
     assert m.model_calls == 3 and m.input_tokens > 0 and m.wall_s > 0
+
+
+def test_log_lines_carry_their_start_in_the_emf_timestamp(tmp_path: Path) -> None:
+    """A measurement line's start is its EMF ``Timestamp`` (ms); a line written with an ``at``
+    key still reads back, and a measurement line with no start at all is skipped, not fatal."""
+    recorder = measured_app(tmp_path, "log").recorder
+    assert recorder is not None
+    m = Measurement("/inspect", "task", "container", 1764324000.1234, 0.01, 0.005, True,
+                    0.0, 0, 0, 0, 0.0, 50.0, 12, False)  # fmt: skip
+    line = json.loads(recorder.log_line(m))
+    assert "at" not in line and line["_aws"]["Timestamp"] == 1764324000123
+    older = {key: value for key, value in line.items() if key != "_aws"} | {"at": m.at}
+    broken = {key: value for key, value in older.items() if key != "at"}
+    log = tmp_path / "mixed.log"
+    log.write_text("\n".join(json.dumps(doc) for doc in (line, older, broken)) + "\n")
+    new, old = from_logs(log)
+    assert new.at == 1764324000.123 and old.at == m.at
+    assert (new.handler, new.wall_s, new.cpu_s, new.response_bytes) == ("/inspect", 0.01, 0.005, 12)
