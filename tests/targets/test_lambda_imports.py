@@ -74,6 +74,9 @@ APP_LAYER = [
     "relaykit.measure",
     "relaykit.targets.lambda_handler",
     "relaykit.targets.asgi",
+    "relaykit.events",
+    "relaykit.events.base",
+    "relaykit.events.http",
     "relaykit.events.sqs",
     "relaykit.events.workflow",
 ]
@@ -82,7 +85,8 @@ APP_LAYER = [
 def test_asgi_lambda_handler_serves_http_without_the_app_layer() -> None:
     """``asgi_lambda_handler(api)`` over a FastAPI app with no relaykit code, its first HTTP
     event answered: neither the relaykit App and what it brings (contexts, models, dispatch, auth,
-    the event-source kinds) nor Mangum or Powertools is imported."""
+    the event kinds: ``relaykit.lambda_event`` recognises HTTP events) nor Mangum or Powertools
+    is imported."""
     event = json.loads((ROOT / "tests" / "events" / "http_api_v2.json").read_text())
     modules = loaded_after(
         "import io, contextlib\n"

@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextvars import ContextVar, copy_context
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from relaykit.lambda_event import Outcome as Outcome  # re-exported: every kind returns one
+
 if TYPE_CHECKING:
     from relaykit.app import App
     from relaykit.invocation import Invocation
@@ -80,38 +82,6 @@ class Environment(Protocol):
 
     @property
     def app(self) -> App: ...
-
-
-class Outcome(tuple[Any, str, bool]):
-    """What handling one event produced: ``Outcome(response, handler, error=False)``.
-
-    ``response`` is returned to Lambda as is. ``handler`` names the relaykit handler that served
-    the event (the metrics dimension; ``other`` when none did) and ``error`` says whether the
-    invocation counts as an error in the metrics (a server-side failure, not a caller mistake).
-
-    An immutable value (a tuple of the three; a dataclass costs half a millisecond to define,
-    which every cold start would pay).
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, response: Any, handler: str, error: bool = False) -> Outcome:
-        return tuple.__new__(cls, (response, handler, error))
-
-    @property
-    def response(self) -> Any:
-        return self[0]
-
-    @property
-    def handler(self) -> str:
-        return self[1]
-
-    @property
-    def error(self) -> bool:
-        return self[2]
-
-    def __repr__(self) -> str:
-        return f"Outcome(response={self[0]!r}, handler={self[1]!r}, error={self[2]!r})"
 
 
 class EventKind(Protocol):

@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from relaykit import logs
-from relaykit.events.base import Outcome, StreamOpener
-from relaykit.events.http import FUNCTION_URL, REST, HttpEvents, http_shape
+from relaykit.lambda_event import Outcome, correlation_id, http_shape, streamed
 from relaykit.settings import Settings, caller_dir, load_settings
 from relaykit.targets.lambda_environment import LambdaEnvironment, ms_since
 from relaykit.targets.lambda_http import HttpBridge
@@ -36,6 +35,7 @@ from relaykit.targets.lambda_observe import Observer
 
 if TYPE_CHECKING:
     from relaykit.app import App
+    from relaykit.events.base import StreamOpener
     from relaykit.targets.lambda_handler import LambdaHandler
 
 _UNTRACED = nullcontext()
@@ -84,7 +84,6 @@ class AsgiLambdaHandler(LambdaEnvironment):
         self._observer: Observer | None = None
         self._app: App | None = None
         self._events: LambdaHandler | None = None
-        self._http = HttpEvents(self)  # reads correlation ids; this handler serves the events
         self._hooked = False
         self._cold = True
         if self.settings.lambda_eager_init and self.settings.resolved_target() == "lambda":
@@ -196,12 +195,13 @@ class AsgiLambdaHandler(LambdaEnvironment):
         began = time.perf_counter()
         observer = self._load()
         fields = log_fields(context, cold)
-        with logs.invocation_fields(**fields, correlation_id=self._http.correlation_id(event)):
+        with logs.invocation_fields(**fields, correlation_id=correlation_id(event)):
             outcome = Outcome(None, "other", error=True)
             try:
                 with observer.traced("http", cold) if observer.tracing else _UNTRACED:
                     bridge = await self._started_bridge()
-                    if open_stream is not None and self._streams(shape):
+                    mode = self.settings.lambda_response_mode
+                    if open_stream is not None and streamed(shape, mode):
                         outcome = await bridge.stream(event, context, open_stream)
                     else:
                         outcome = await bridge.serve(event, context)
@@ -209,16 +209,6 @@ class AsgiLambdaHandler(LambdaEnvironment):
                 observer.record(outcome, ms_since(began), cold)
                 raise
         return outcome.response, partial(observer.record, outcome, ms_since(began), cold)
-
-    def _streams(self, shape: str) -> bool:
-        """``HttpEvents.wants_stream``: Function URLs (``auto``), every streamable shape
-        (``stream``), or none (``buffered``), by the ``lambda_response_mode`` setting."""
-        mode = self.settings.lambda_response_mode
-        if mode == "buffered":
-            return False
-        if mode == "stream":
-            return shape in (FUNCTION_URL, REST)
-        return shape == FUNCTION_URL
 
     def _relaykit_events(self) -> LambdaHandler:
         if self._events is None:

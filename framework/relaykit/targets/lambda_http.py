@@ -27,13 +27,14 @@ from collections.abc import MutableMapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from relaykit.events.base import Outcome, StreamOpener
+from relaykit.lambda_event import Outcome
 from relaykit.targets.lambda_http_shapes import HttpShape, for_event
 from relaykit.targets.lifespan import ASGIApp, Lifespan
 
 if TYPE_CHECKING:
     from relaykit.app import App
     from relaykit.errors import PayloadTooLarge
+    from relaykit.events.base import StreamOpener
 
 logger = logging.getLogger("relaykit.lambda")
 JSON_HEADERS = [[b"content-type", b"application/json"]]

@@ -44,7 +44,7 @@ TEXT_TYPES = (
 
 
 def for_event(event: Mapping[str, Any], context: Any, base_path: str) -> HttpShape:
-    """The translation for an HTTP event (one that ``relaykit.events.http.http_shape`` knows)."""
+    """The translation for an HTTP event (one that ``relaykit.lambda_event.http_shape`` knows)."""
     request_context = event["requestContext"]
     if "elb" in request_context:
         return AlbEvent(event, context)
