@@ -28,12 +28,6 @@ read from it (set by ``LambdaHandler.dispatch`` around ``handle``), so a kind ne
 again: see ``invocation_of``."""
 
 
-USAGE_METERS: ContextVar[list[Any] | None] = ContextVar("relaykit_usage_meters", default=None)
-"""While an event invocation is measured: the list that collects the usage meter of every
-record's ``Context`` (``relaykit.measure.EventProbe``), so one measurement sums their model
-calls."""
-
-
 INLINE: ContextVar[bool] = ContextVar("relaykit_inline", default=False)
 """True while ``LambdaHandler`` serves an event without turning its event loop, because the
 kind said (``InlineKind.serves_inline``) that every record goes to a plain ``def`` handler it
