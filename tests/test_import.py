@@ -97,7 +97,13 @@ def test_settings_behave_as_the_frozen_dataclass_they_are_typed_as() -> None:
     instances do."""
     import dataclasses
 
-    from relaykit.settings import Field, Settings
+    from relaykit.settings import Settings, frozen_record
+
+    @frozen_record(frozen=True)
+    class Doc:
+        name: str
+        kind: type
+        doc: str
 
     twin = dataclasses.make_dataclass(
         "Settings",
@@ -118,10 +124,10 @@ def test_settings_behave_as_the_frozen_dataclass_they_are_typed_as() -> None:
     with pytest.raises(TypeError, match="unexpected keyword argument 'stroe'"):
         Settings(**typo)
     with pytest.raises(TypeError, match="missing 1 required argument: 'doc'"):
-        Field("name", str, None)  # type: ignore[call-arg]
-    assert Field("n", str, 1, "d") == Field(name="n", parse=str, default=1, doc="d")
+        Doc("name", str)  # type: ignore[call-arg]
+    assert Doc("n", str, "d") == Doc(name="n", kind=str, doc="d")
     with pytest.raises(TypeError, match="multiple values for argument 'name'"):
-        Field("n", str, 1, "d", name="m")  # type: ignore[misc]
+        Doc("n", str, "d", name="m")  # type: ignore[misc]
 
 
 def test_a_pyproject_without_tool_relaykit_is_not_parsed(tmp_path: Path) -> None:

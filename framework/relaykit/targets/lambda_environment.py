@@ -75,22 +75,23 @@ class LambdaEnvironment:
             return False
         atexit.unregister(self.close)
         try:
-            self.run(self.aclose())
+            loop.run_until_complete(self._close_on(loop))  # one turn of the loop: cheap at exit
         finally:
-            loop.run_until_complete(_drain(loop))
             loop.close()
             self._loop = None
         return True
 
-
-async def _drain(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel what is still pending on the loop and close its async generators."""
-    current = asyncio.current_task()
-    pending = [task for task in asyncio.all_tasks(loop) if task is not current]
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    await loop.shutdown_asyncgens()
+    async def _close_on(self, loop: asyncio.AbstractEventLoop) -> None:
+        """``aclose``, then cancel what is still pending and close the async generators."""
+        try:
+            await self.aclose()
+        finally:
+            current = asyncio.current_task()
+            pending = [task for task in asyncio.all_tasks(loop) if task is not current]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            await loop.shutdown_asyncgens()
 
 
 def ms_since(began: float) -> float:
