@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -155,19 +155,34 @@ async def _task(spec: HandlerSpec, payload: Any, ctx: Context) -> Any:
     return encode_output(spec.output_type, result)
 
 
-async def run_task(spec: HandlerSpec, payload: Any, ctx: Context) -> Any:
+async def run_task(
+    spec: HandlerSpec,
+    payload: Any,
+    ctx: Context,
+    encode: Callable[[Any], bytes] | None = None,
+) -> Any:
     """Validate, call, encode: the whole task path from decoded JSON to JSON data (measured
-    when ``ctx.recorder`` is set, unless the whole invocation is: see ``relaykit.measure``)."""
+    when ``ctx.recorder`` is set, unless the whole invocation is: see ``relaykit.measure``).
+
+    A target that sends the result as a body passes ``encode`` (JSON data to bytes): the result
+    is then those bytes, and the measurement's response size is their length, with no second
+    encoding to measure it.
+    """
     if ctx.recorder is None or MODEL_CALLS.get() is not None:
-        return await _task(spec, payload, ctx)
+        output = await _task(spec, payload, ctx)
+        return output if encode is None else encode(output)
     probe = ctx.recorder.start(ctx, spec.kind, streamed=False)
     try:
         output = await _task(spec, payload, ctx)
     except BaseException as exc:
         probe.finish(0, error=isinstance(exc, Exception))
         raise
-    probe.finish(json_size(output), error=False)
-    return output
+    if encode is None:
+        probe.finish(json_size(output), error=False)
+        return output
+    body = encode(output)
+    probe.finish(len(body), error=False)
+    return body
 
 
 async def iter_chunks(spec: HandlerSpec, body: Any, ctx: Context) -> AsyncIterator[Chunk]:

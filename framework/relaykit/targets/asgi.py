@@ -47,9 +47,18 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 JSON_TYPE = "application/json"
 
 
+def json_bytes(body: Any) -> bytes:
+    """``body`` as compact UTF-8 JSON: every JSON response's content."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
 def json_response(body: Any, status: int = 200, request_id: str | None = None) -> Response:
+    return encoded_response(json_bytes(body), status, request_id)
+
+
+def encoded_response(content: bytes, status: int = 200, request_id: str | None = None) -> Response:
+    """A JSON response whose content is encoded already (``json_bytes``)."""
     headers = {"x-request-id": request_id} if request_id else None
-    content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return Response(content, status_code=status, media_type=JSON_TYPE, headers=headers)
 
 
@@ -166,7 +175,7 @@ class Endpoints:
             ctx = self.context(spec, request)
             try:
                 payload = await self.payload(spec, request)
-                work = run_task(spec, payload, ctx)
+                work = run_task(spec, payload, ctx, json_bytes)
                 if "aws.context" in request.scope:
                     # On Lambda the caller cannot be seen leaving: no watcher to pay for.
                     finished, result = True, await work
@@ -179,7 +188,7 @@ class Endpoints:
             if not finished:
                 ctx.logger.info("client disconnected; handler cancelled")
                 return Response(status_code=499)
-            return json_response(result, 200, ctx.request_id)
+            return encoded_response(result, 200, ctx.request_id)
 
         return endpoint
 
