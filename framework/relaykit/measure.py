@@ -203,6 +203,10 @@ class Recorder:
         self._service = json.dumps(settings.service)
         self._templates: dict[tuple[Any, ...], tuple[str, str, str]] = {}
         self._origin = time.time() - time.perf_counter()
+        if mode == "store":  # what is collected but not handed over yet is written at exit
+            import atexit
+
+            atexit.register(self.close)
 
     def start(self, ctx: Context, kind: str, *, streamed: bool, step: str | None = None) -> Probe:
         """A measurement of one handler invocation or workflow step, started now."""
@@ -242,12 +246,9 @@ class Recorder:
         if not batch:
             return
         if self._writer is None:
-            import atexit
-
             from relaykit.measure_store import BackgroundWriter
 
             self._writer = BackgroundWriter(self._path)
-            atexit.register(self.close)
         self._writer.put(batch)
 
     def log_line(
@@ -326,15 +327,13 @@ class Recorder:
             self._writer.flush()
 
     def close(self) -> None:
-        """Write what is collected and stop the writer threads."""
+        """Write what is collected and stop the writer threads. In ``store`` mode it runs at
+        interpreter exit too (again, if the recorder was used after an earlier close)."""
         if self._lines is not None:
             self._lines.close()
             self._lines = None
         self._hand_off()
         if self._writer is not None:
-            import atexit
-
-            atexit.unregister(self.close)
             self._writer.close()
             self._writer = None
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -264,3 +266,20 @@ def test_log_lines_carry_their_start_in_the_emf_timestamp(tmp_path: Path) -> Non
     new, old = from_logs(log)
     assert new.at == 1764324000.123 and old.at == m.at
     assert (new.handler, new.wall_s, new.cpu_s, new.response_bytes) == ("/inspect", 0.01, 0.005, 12)
+
+
+def test_the_store_gets_what_was_measured_just_before_the_process_exits(tmp_path: Path) -> None:
+    """One request, then the process ends before the writer thread was ever handed a batch:
+    the measurement is still written (at interpreter exit), not lost."""
+    script = (
+        "import asyncio, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})\n"
+        "from pathlib import Path\n"
+        "from advisor.apps import measured_app\n"
+        f"app = measured_app(Path({str(tmp_path)!r}), 'store')\n"
+        "asyncio.run(app.invoke('/inspect', {'question': 'why?'}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (m,) = read_measurements(str(tmp_path / "measurements.db"))
+    assert (m.handler, m.kind, m.model_calls) == ("/inspect", "task", 1)
