@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from relaykit import App, ConfigError
-from relaykit.settings import FIELDS, load_settings
+from relaykit.settings import FIELDS, Settings, load_settings
 
 
 def test_defaults_are_the_embedded_ones(tmp_path: Path) -> None:
@@ -43,6 +46,22 @@ def test_files_are_found_in_parent_folders(tmp_path: Path) -> None:
     nested = tmp_path / "src" / "app"
     nested.mkdir(parents=True)
     assert load_settings(app_name="a", environ={}, config_dir=nested).max_body_bytes == 1024
+
+
+def test_a_relative_config_dir_is_searched_up_to_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative folder is searched as ``Path.parents`` goes: its parents, then the working
+    folder, and no higher."""
+    (tmp_path / "relaykit.toml").write_text("max_body_bytes = 2048\n")
+    (tmp_path / "work" / "src" / "app").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "work")
+    relative = Path("src/app")
+    assert load_settings(app_name="a", environ={}, config_dir=relative).max_body_bytes != 2048
+    (tmp_path / "work" / "relaykit.toml").write_text("max_body_bytes = 1024\n")
+    settings = load_settings(app_name="a", environ={}, config_dir=relative)
+    assert settings.max_body_bytes == 1024
+    assert settings.sources["max_body_bytes"] == "relaykit.toml"
 
 
 def test_app_overrides_beat_everything(tmp_path: Path) -> None:
@@ -103,3 +122,39 @@ def test_every_setting_is_documented() -> None:
     for field in FIELDS:
         assert f"`{field.name}`" in text, field.name
         assert f"RELAYKIT_{field.name.upper()}" in text, field.name
+
+
+def test_fields_document_the_settings_defaults() -> None:
+    """``FIELDS`` (the docs) and ``Settings`` (the values) declare the same keys with the same
+    defaults: unset keys take ``Settings``' own, but ``model`` and ``service``, derived."""
+    record = {spec.name: spec for spec in dataclasses.fields(Settings) if spec.name != "sources"}
+    assert set(record) == {field.name for field in FIELDS}
+    for field in FIELDS:
+        expected = None if field.name in ("model", "service") else record[field.name].default
+        assert field.default == expected, field.name
+
+
+def test_every_key_gets_a_source(tmp_path: Path) -> None:
+    """``sources`` names where every key came from: the source that set it, else default."""
+    settings = load_settings(app_name="a", environ={"RELAYKIT_METRICS": "0"}, config_dir=tmp_path)
+    assert set(settings.sources) == {field.name for field in FIELDS}
+    assert settings.sources["metrics"] == "environment (RELAYKIT_*)"
+    assert settings.sources["model"] == settings.sources["service"] == "default"
+    assert settings.metrics is False
+
+
+def test_settings_read_with_no_key_set_build_no_parser(tmp_path: Path) -> None:
+    """Cold start: reading settings that no source sets builds neither ``FIELDS`` (each key's
+    parser) nor ``Settings``' dataclass fields; a key that is set builds them on first use."""
+    code = f"""
+from pathlib import Path
+import relaykit.settings as settings
+loaded = settings.load_settings(app_name="a", environ={{}}, config_dir=Path({str(tmp_path)!r}))
+assert loaded.service == "a" and loaded.sources["metrics"] == "default", loaded
+assert "FIELDS" not in vars(settings) and "FIELDS_BY_NAME" not in vars(settings)
+assert not isinstance(vars(settings.Settings)["__dataclass_fields__"], dict)
+environ = {{"RELAYKIT_METRICS": "false"}}
+assert settings.load_settings(app_name="a", environ=environ).metrics is False
+assert settings.FIELDS_BY_NAME["metrics"] in settings.FIELDS
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 LOGGER_NAME = "relaykit"
 _FIELDS = (
@@ -157,7 +157,13 @@ class RedactingFormatter(logging.Formatter):
         return redact(self.inner.format(record))
 
 
-class BoundLogger(logging.LoggerAdapter[logging.Logger]):
+if TYPE_CHECKING:
+    _Adapter = logging.LoggerAdapter[logging.Logger]
+else:
+    _Adapter = logging.LoggerAdapter  # subscripting costs at import; only type checkers read it
+
+
+class BoundLogger(_Adapter):
     """A logger carrying one invocation's fields into every line it writes."""
 
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:

@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, FrozenInstanceError, field
+from dataclasses import Field as DataclassField
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 
     from relaykit.placement import PlacementTable
 
-C = TypeVar("C", bound=type)
+if TYPE_CHECKING:
+    C = TypeVar("C", bound=type)
 
 if not TYPE_CHECKING:
 
@@ -32,49 +34,62 @@ if not TYPE_CHECKING:
         real decorator). ``dataclass`` compiles an ``__init__``, ``__repr__``, ``__eq__``,
         ``__hash__``, ``__setattr__`` and ``__delattr__`` for each class, about 3.5 ms for
         ``Settings``' 60-odd fields on every cold start; here one generic function of each does
-        the same work, field by field. Instances
-        behave as the dataclass's: keyword or positional construction with the same defaults and
-        ``TypeError``s, ``repr`` without ``repr=False`` fields, equality and hashing over the
-        compared fields, immutability, ``dataclasses.fields`` and ``dataclasses.replace``."""
+        the same work, and the ``dataclasses.Field`` of each attribute is made only when asked
+        for (``dataclasses.fields``, ``replace``). Instances behave as the dataclass's: keyword or
+        positional construction with the same defaults and ``TypeError``s, ``repr`` without
+        ``repr=False`` fields, equality and hashing over the compared fields, immutability."""
         assert frozen
 
         def build(cls: C) -> C:
-            specs = _declare_fields(cls)
-            names = frozenset(spec.name for spec in specs)
-            shown = tuple(spec.name for spec in specs if spec.repr)
-            compared = tuple(spec.name for spec in specs if spec.compare)
+            declared = _declared(cls)
+            order = tuple(declared)
+            names = frozenset(order)
+            defaults: dict[str, Any] = {}
+            factories: dict[str, Callable[[], Any]] = {}
+            shown: list[str] = []  # in repr
+            compared: list[str] = []  # in ==, hash
+            required: list[str] = []  # no default
+            for name, value in declared.items():
+                spec = value if isinstance(value, DataclassField) else None
+                default = value if spec is None else spec.default
+                if spec is not None and spec.default_factory is not MISSING:
+                    factories[name] = spec.default_factory
+                elif default is not MISSING:
+                    defaults[name] = default
+                else:
+                    required.append(name)
+                if spec is None or spec.repr:
+                    shown.append(name)
+                if spec is None or spec.compare:
+                    compared.append(name)
 
             def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
                 if args:
-                    if len(args) > len(specs):
+                    if len(args) > len(order):
                         raise TypeError(
-                            f"__init__() takes {len(specs) + 1} positional arguments but "
+                            f"__init__() takes {len(order) + 1} positional arguments but "
                             f"{len(args) + 1} were given"
                         )
-                    for spec, value in zip(specs, args, strict=False):
-                        if spec.name in kwargs:
-                            raise TypeError(
-                                f"__init__() got multiple values for argument {spec.name!r}"
-                            )
-                        kwargs[spec.name] = value
+                    for name, value in zip(order, args, strict=False):
+                        if name in kwargs:
+                            raise TypeError(f"__init__() got multiple values for argument {name!r}")
+                        kwargs[name] = value
                 if kwargs.keys() != names:
-                    _fill(kwargs)
-                for name, value in kwargs.items():
-                    object.__setattr__(self, name, value)
+                    kwargs = _filled(kwargs)
+                self.__dict__.update(kwargs)  # what object.__setattr__ would do, field by field
 
-            def _fill(given: dict[str, Any]) -> None:
+            def _filled(given: dict[str, Any]) -> dict[str, Any]:
                 for name in given:
                     if name not in names:
                         raise TypeError(f"__init__() got an unexpected keyword argument {name!r}")
-                for spec in specs:
-                    if spec.name in given:
-                        continue
-                    if spec.default_factory is not MISSING:
-                        given[spec.name] = spec.default_factory()
-                    elif spec.default is not MISSING:
-                        given[spec.name] = spec.default
-                    else:
-                        raise TypeError(f"__init__() missing 1 required argument: {spec.name!r}")
+                filled = {**defaults, **given}
+                for name, factory in factories.items():
+                    if name not in filled:
+                        filled[name] = factory()
+                for name in required:
+                    if name not in filled:
+                        raise TypeError(f"__init__() missing 1 required argument: {name!r}")
+                return filled
 
             def __repr__(self: Any) -> str:
                 shown_values = ", ".join(f"{name}={getattr(self, name)!r}" for name in shown)
@@ -101,6 +116,7 @@ if not TYPE_CHECKING:
             for method in (__init__, __repr__, __eq__, __hash__, __setattr__, __delattr__):
                 method.__qualname__ = f"{cls.__qualname__}.{method.__name__}"
                 setattr(cls, method.__name__, method)
+            cls.__dataclass_fields__ = _DataclassFields(cls, declared)
             return cls
 
         return build
@@ -108,29 +124,41 @@ if not TYPE_CHECKING:
     def _values(record: Any, names: tuple[str, ...]) -> tuple[Any, ...]:
         return tuple(getattr(record, name) for name in names)
 
-    def _declare_fields(cls: type) -> tuple[Any, ...]:
-        """Give ``cls`` the ``dataclasses.Field`` of each annotated attribute, as ``dataclass``
-        would (so ``dataclasses.fields`` and ``replace`` work), without ``dataclass``'s
-        per-field parsing of string annotations, which cost ~1 ms for ``Settings``."""
-        import dataclasses
-
-        marker = dataclasses._FIELD  # type: ignore[attr-defined]  # what fields() keeps
-        declared: dict[str, dataclasses.Field[Any]] = {}
-        for name, annotation in cls.__dict__.get("__annotations__", {}).items():  # noqa: RUF063
-            value = cls.__dict__.get(name, MISSING)
-            if isinstance(value, dataclasses.Field):
-                spec = value
-                if spec.default is MISSING:
+    def _declared(cls: type) -> dict[str, Any]:
+        """Each annotated attribute of ``cls`` and what the class body gave it: its default, a
+        ``dataclasses.field(...)``, or ``MISSING``. A ``field(...)`` is replaced on the class by
+        its default (or removed), as ``dataclass`` does."""
+        declared: dict[str, Any] = {}
+        for name in cls.__dict__.get("__annotations__", {}):  # noqa: RUF063
+            value = declared[name] = cls.__dict__.get(name, MISSING)
+            if isinstance(value, DataclassField):
+                if value.default is MISSING:
                     delattr(cls, name)
                 else:
-                    setattr(cls, name, spec.default)
-            else:
-                spec = dataclasses.field(default=value)
-            spec.name, spec.type, spec.kw_only = name, annotation, False
-            spec._field_type = marker  # type: ignore[attr-defined]
-            declared[name] = spec
-        cls.__dataclass_fields__ = declared  # type: ignore[attr-defined]
-        return tuple(declared.values())
+                    setattr(cls, name, value.default)
+        return declared
+
+    class _DataclassFields:
+        """``cls.__dataclass_fields__``, made on first use: the ``dataclasses.Field`` of each
+        annotated attribute, as ``dataclass`` would make them (so ``dataclasses.fields`` and
+        ``replace`` work), without its per-field parsing of string annotations."""
+
+        def __init__(self, cls: type, declared: dict[str, Any]) -> None:
+            self.cls, self.declared = cls, declared
+
+        def __get__(self, record: Any, owner: type | None = None) -> dict[str, DataclassField[Any]]:
+            import dataclasses
+
+            marker = dataclasses._FIELD  # what fields() keeps
+            annotations = self.cls.__dict__["__annotations__"]  # noqa: RUF063  # as _declared
+            made: dict[str, DataclassField[Any]] = {}
+            for name, value in self.declared.items():
+                spec = value if isinstance(value, DataclassField) else field(default=value)
+                spec.name, spec.type, spec.kw_only = name, annotations[name], False
+                spec._field_type = marker
+                made[name] = spec
+            type.__setattr__(self.cls, "__dataclass_fields__", made)  # made once
+            return made
 
 
 ENV_PREFIX = "RELAYKIT_"
@@ -400,11 +428,17 @@ def _parse_placement(value: Any) -> PlacementTable:
     return parse_table(value)
 
 
-class Field(tuple[str, Callable[[Any], Any], Any, str]):
+if TYPE_CHECKING:
+    _FieldTuple = tuple[str, Callable[[Any], Any], Any, str]
+else:
+    _FieldTuple = tuple  # subscripting costs at import, and only type checkers read it
+
+
+class Field(_FieldTuple):
     """One setting: its name, parser, default and the sentence the docs show for it.
 
-    An immutable value, a tuple of the four: the 55 of ``FIELDS`` are built on every cold start,
-    and a tuple is built several times faster than a dataclass instance.
+    An immutable value, a tuple of the four: a tuple is built several times faster than a
+    dataclass instance.
     """
 
     __slots__ = ()
@@ -432,433 +466,466 @@ class Field(tuple[str, Callable[[Any], Any], Any, str]):
         return f"Field(name={self[0]!r}, default={self[2]!r})"
 
 
-FIELDS: tuple[Field, ...] = (
-    Field(
-        "target",
-        _parse_choice(TARGETS),
-        "auto",
-        "Where the app runs: `auto` detects Lambda from `AWS_LAMBDA_RUNTIME_API` or "
-        "`AWS_LAMBDA_FUNCTION_NAME`, else `container`.",
-    ),
-    Field(
-        "store",
-        _parse_store,
-        "sqlite:///.relaykit/relaykit.db",
-        "Where durable state lives: `sqlite:///PATH` (embedded default), "
-        "`dynamodb://TABLE?bucket=NAME`, or `memory://` for tests.",
-    ),
-    Field(
-        "model",
-        _parse_model,
-        None,
-        "The model behind `ctx.llm`, as `provider[:model-id]`. Default: `local`, the offline "
-        "deterministic model, when no provider key is set.",
-    ),
-    Field(
-        "max_body_bytes",
-        _parse_positive_int,
-        6 * 1024 * 1024,
-        "Largest request body accepted, in bytes; larger bodies get a 413. Default 6 MiB, "
-        "Lambda's synchronous payload limit.",
-    ),
-    Field(
-        "serve_paths",
-        _parse_paths,
-        None,
-        "HTTP: serve only these handler paths (comma-separated); the app's other tasks, "
-        "streams and workflows answer 404 here, and the runs API is served only with a "
-        "workflow. The deploy config sets it on each Lambda function, so a function's URL or "
-        "route serves only the handlers placed on it. Event sources, continuations and sweeps "
-        "are not affected. Default: every handler.",
-    ),
-    Field(
-        "max_stream_seconds",
-        _parse_optional_seconds,
-        None,
-        "Longest a stream handler (`@app.stream`) may run, in seconds; past it the stream "
-        "ends with an `error` event of type `limit_exceeded` naming this setting, and the "
-        "handler is closed. Default: no limit (Lambda bounds streams by the function timeout).",
-    ),
-    Field(
-        "max_active_runs_per_caller",
-        _parse_optional_positive_int,
-        None,
-        "With authentication: the most unfinished runs (pending, running, suspended) one "
-        "caller may have; starting another answers 429 naming this setting. Admins are not "
-        "limited. Default: no limit.",
-    ),
-    Field(
-        "log_level",
-        _parse_choice(LOG_LEVELS, upper=True),
-        "INFO",
-        "Lowest level of the structured log: DEBUG, INFO, WARNING or ERROR.",
-    ),
-    Field(
-        "log_format",
-        _parse_choice(LOG_FORMATS),
-        "json",
-        "`json` (one object per line, the same keys on Lambda and in containers) or `text`.",
-    ),
-    Field(
-        "local_model_delay",
-        _parse_non_negative_float,
-        0.05,
-        "Seconds the local model waits between streamed words (0 streams at once).",
-    ),
-    Field(
-        "service",
-        _parse_service,
-        None,
-        "The service name in logs and metrics. Default: the app's name.",
-    ),
-    Field(
-        "api_gateway_base_path",
-        _parse_base_path,
-        "/",
-        "Lambda HTTP events: a path prefix removed before routing, for an API Gateway custom "
-        "domain mapped under a base path (for example `/prod` or `/api`). Default `/` (none).",
-    ),
-    Field(
-        "lambda_max_response_bytes",
-        _parse_positive_int,
-        6 * 1024 * 1024,
-        "Lambda buffered responses: the largest response, in bytes, measured as the JSON "
-        "document Lambda returns (base64 bodies count their encoded size). Above it the caller "
-        "gets a 413 JSON error instead of a platform failure, and a stream is stopped early. "
-        "Default 6 MiB, Lambda's limit for a synchronous response.",
-    ),
-    Field(
-        "lambda_eager_init",
-        _parse_bool,
-        False,
-        "Lambda: when true and the app runs on Lambda, `app.lambda_handler` imports the "
-        "adapters (FastAPI, Powertools), builds the ASGI app and runs the startup hooks "
-        "during the init phase, which gets a full CPU burst, instead of on the first event. "
-        "Default false: everything loads where first used.",
-    ),
-    Field(
-        "lambda_response_mode",
-        _parse_choice(("auto", "buffered", "stream")),
-        "auto",
-        "The pure-Python Lambda runtime (`python -m relaykit.lambda_runtime`): `auto` streams "
-        "the responses to Function URL events (configure the URL with InvokeMode "
-        "RESPONSE_STREAM) and buffers the rest; `stream` also streams API Gateway REST events "
-        "(integration response transfer mode STREAM); `buffered` never streams. The managed "
-        "runtime's `app.lambda_handler` always buffers.",
-    ),
-    Field(
-        "workflow_margin",
-        _parse_non_negative_float,
-        2.0,
-        "Durable workflows: seconds kept in reserve after a step's expected end before the "
-        "invocation's deadline (commit, response, clock skew). A step that does not fit with "
-        "this margin is run in the next invocation instead.",
-    ),
-    Field(
-        "workflow_inline_wait_max",
-        _parse_non_negative_float,
-        5.0,
-        "Durable workflows: waits (`ctx.sleep`, retry back-offs, `wait_for_event` polls) up to "
-        "this many seconds stay in-process when they end before the deadline; longer ones "
-        "suspend the run and hold no compute.",
-    ),
-    Field(
-        "workflow_lease_seconds",
-        _parse_positive_float,
-        60.0,
-        "Durable workflows: how long an executor that stopped renewing keeps a run before "
-        "another executor (a sweep, a retry) may take it over.",
-    ),
-    Field(
-        "workflow_max_interrupts",
-        _parse_positive_int,
-        10,
-        "Durable workflows: how many times a run's executor may die (timeout, OOM, crash) "
-        "before the run is parked as failed instead of looping.",
-    ),
-    Field(
-        "workflow_max_steps",
-        _parse_positive_int,
-        10_000,
-        "Durable workflows: the most steps one run may record (every `ctx.step`, `llm_step`, "
-        "sleep, event wait, `now` and `random` counts; fan-out children too). A run that asks "
-        "for more fails with `HistoryTooLong`: its history is replayed on every resume, so an "
-        "unbounded loop of steps would make each resume slower. Batch the work into fewer "
-        "steps, or start child runs.",
-    ),
-    Field(
-        "workflow_invocation_budget",
-        _parse_optional_seconds,
-        None,
-        "Durable workflows: the seconds a whole invocation offers (set it to the Lambda "
-        "function timeout). A step whose expected duration exceeds it fails at once with "
-        "`StepTooLong` instead of being killed every time. Default: the time left when a "
-        "resume starts.",
-    ),
-    Field(
-        "workflow_continuation",
-        _parse_choice(("auto", "inprocess", "lambda", "sqs")),
-        "auto",
-        "Durable workflows: how a split or woken run continues. `auto` is `lambda` (an "
-        "asynchronous self-invoke carrying only the run id) on Lambda and `inprocess` in a "
-        "container; `sqs` sends the run id to `workflow_queue_url`.",
-    ),
-    Field(
-        "workflow_queue_url",
-        _parse_optional_text,
-        None,
-        "Durable workflows: the SQS queue URL continuations go to when "
-        "`workflow_continuation` is `sqs`.",
-    ),
-    Field(
-        "workflow_sweep_interval",
-        _parse_positive_float,
-        30.0,
-        "Durable workflows, container target: seconds between sweeps that resume runs whose "
-        "timers are due or whose executor died (a restarted container resumes unfinished "
-        "runs at start-up). On Lambda a scheduled event does the sweep.",
-    ),
-    Field(
-        "store_encryption",
-        _parse_store_encryption,
-        "off",
-        "Durable workflows: encrypt run inputs, results, errors, step values and names, event "
-        "payloads and model text at rest (AES-256-GCM, per-process data keys): `off`; "
-        "`local:env:VAR` (a 32-byte base64 key in that variable; give it a name with `KEY` in "
-        "it so logs redact it), `local:file:PATH`, or `local:BASE64` (tests only); "
-        "`kms:KEY_ID` (a key id, `alias/NAME` or ARN; one `GenerateDataKey` per process). "
-        "Several comma-separated keys rotate: the first encrypts, all decrypt. Needs "
-        "`relaykit[encryption]`; see docs/encryption.md.",
-    ),
-    Field(
-        "store_encryption_plaintext",
-        _parse_choice(("read", "reject")),
-        "read",
-        "Durable workflows with `store_encryption`: `read` returns values stored before "
-        "encryption was turned on as they are (migration); `reject` refuses any unencrypted "
-        "value with a `StoreError`, so nobody who can write the store can plant one.",
-    ),
-    Field(
-        "metrics",
-        _parse_bool,
-        True,
-        "Lambda: emit CloudWatch metrics in Embedded Metric Format (`invocations`, `errors`, "
-        "`latency` per handler, `cold_starts`), one EMF line per invocation, the document "
-        "Powertools Metrics writes, without its import cost.",
-    ),
-    Field(
-        "metrics_namespace",
-        _parse_metric_namespace,
-        "relaykit",
-        "Lambda: the CloudWatch namespace of relaykit's metrics.",
-    ),
-    Field(
-        "tracing",
-        _parse_bool,
-        False,
-        "Lambda: trace each invocation with the Powertools Tracer (AWS X-Ray). Needs "
-        "`aws-xray-sdk` and active tracing on the function; it adds about 230 ms of import to "
-        "the cold start, so it is off unless set.",
-    ),
-    Field(
-        "worker_in_serve",
-        _parse_bool,
-        False,
-        "Container: when true, `relaykit serve` also runs the event-source worker (the same as "
-        "`relaykit serve --worker` or a separate `relaykit worker`) in each server process: it "
-        "polls the SQS queues of `@app.on_sqs` handlers and runs `@app.on_schedule` handlers, "
-        "started and stopped with the server (see docs/event-sources.md).",
-    ),
-    Field(
-        "idempotency_in_progress_seconds",
-        _parse_positive_seconds,
-        60.0,
-        "Event sources with `idempotent=True`: how long the IN_PROGRESS marker a delivery writes "
-        "before running the handler holds off a concurrent duplicate. The running delivery "
-        "renews it every half of this; on Lambda it never outlives the invocation's deadline. "
-        "A delivery that died leaves a marker that expires within this time, after which a "
-        "redelivery takes the record over.",
-    ),
-    Field(
-        "model_max_tokens",
-        _parse_positive_int,
-        4096,
-        "Models: the `max_tokens` of a call that does not pass one (Anthropic requires it).",
-    ),
-    Field(
-        "model_timeout",
-        _parse_positive_seconds,
-        120.0,
-        "Models: seconds one attempt of a model call may take. Each attempt's timeout is also "
-        "cut to the time left before the invocation's deadline (`ctx.remaining_seconds()`).",
-    ),
-    Field(
-        "model_max_retries",
-        _parse_retries,
-        2,
-        "Models: retries after a failed attempt (429, 529/overloaded, 5xx, timeouts, "
-        "connection errors), with exponential backoff and full jitter, honouring "
-        "`retry-after`; never a retry that cannot finish before the deadline. The SDKs' own "
-        "retries are off. 0-10.",
-    ),
-    Field(
-        "anthropic_api_key_secret",
-        _parse_aws_name("a Secrets Manager secret", "+=@"),
-        None,
-        "Anthropic: read the API key from this AWS Secrets Manager secret (name or ARN; the "
-        "value is the key, or JSON with an `ANTHROPIC_API_KEY` or `api_key` field) through "
-        "Powertools parameters, cached for 5 minutes. Default: unset, `ANTHROPIC_API_KEY` is "
-        "used.",
-    ),
-    Field(
-        "anthropic_api_key_parameter",
-        _parse_aws_name("an SSM parameter", ""),
-        None,
-        "Anthropic: read the API key from this SSM Parameter Store parameter (name or ARN, a "
-        "SecureString is decrypted) through Powertools parameters, cached for 5 minutes. "
-        "Default: unset.",
-    ),
-    Field(
-        "bedrock_region",
-        _parse_region,
-        None,
-        "Bedrock: the AWS region of the `bedrock-runtime` client. Default: the environment's "
-        "region (`AWS_REGION`, then the AWS config).",
-    ),
-    Field(
-        "price_table",
-        _parse_price_table,
-        None,
-        "Models: prices that override or extend relaykit's dated price table, as "
-        '`{"MODEL_ID": {"input": 3.0, "output": 15.0, "cache_read": 0.3, "cache_write": '
-        "3.75}}` in USD per million tokens (a TOML table, or JSON in the environment variable).",
-    ),
-    Field(
-        "auth",
-        _parse_auth("methods"),
-        (),
-        "Authentication of every HTTP route: `none` (default), or one or more of `api-key`, "
-        "`jwt`, `aws` (comma-separated; the first whose credentials a request carries decides). "
-        "`aws` trusts the caller an AWS front verified (Function URL or API Gateway `AWS_IAM`, "
-        "an HTTP API JWT authorizer). `App(auth=...)` replaces it. See docs/security.md.",
-    ),
-    Field(
-        "auth_api_keys",
-        _parse_auth("api_keys"),
-        None,
-        'API keys given directly, by name: JSON `{"NAME": "KEY"}` (a value may be '
-        '`{"key": KEY, "scopes": [...]}`) or text `NAME:KEY,NAME2:KEY2`; keys of 16 characters '
-        "or more. Prefer `auth_api_keys_secret` or `auth_api_keys_parameter` in production.",
-    ),
-    Field(
-        "auth_api_keys_secret",
-        _parse_aws_name("a Secrets Manager secret", "+=@"),
-        None,
-        "API keys read from this AWS Secrets Manager secret (name or ARN; the value as for "
-        "`auth_api_keys`) through Powertools parameters, cached for `auth_cache_seconds`.",
-    ),
-    Field(
-        "auth_api_keys_parameter",
-        _parse_aws_name("an SSM parameter", ""),
-        None,
-        "API keys read from this SSM Parameter Store parameter (a SecureString is decrypted; "
-        "the value as for `auth_api_keys`), cached for `auth_cache_seconds`.",
-    ),
-    Field(
-        "auth_api_key_header",
-        _parse_auth("header"),
-        "x-api-key",
-        "The request header that carries an API key.",
-    ),
-    Field(
-        "auth_jwt_issuer",
-        _parse_optional_text,
-        None,
-        "JWT: the required `iss`. Without `auth_jwt_jwks_url`, `auth_jwt_jwks` or "
-        "`auth_jwt_secret`, the keys come from the issuer's OpenID discovery document.",
-    ),
-    Field(
-        "auth_jwt_audience",
-        _parse_auth("words"),
-        None,
-        "JWT: the accepted `aud` values (comma-separated); a token must name one of them.",
-    ),
-    Field(
-        "auth_jwt_jwks_url",
-        _parse_auth("url"),
-        None,
-        "JWT: the JWKS URL (https; http only to a loopback host), cached for "
-        "`auth_cache_seconds` and read again when a token names an unknown `kid`.",
-    ),
-    Field(
-        "auth_jwt_jwks",
-        _parse_auth("jwks"),
-        None,
-        'JWT: a static JWKS (`{"keys": [...]}` as JSON or a TOML table) instead of a URL.',
-    ),
-    Field(
-        "auth_jwt_secret",
-        _parse_auth("secret"),
-        None,
-        "JWT: a shared secret of 32 bytes or more for HS256 tokens instead of public keys.",
-    ),
-    Field(
-        "auth_jwt_algorithms",
-        _parse_auth("words"),
-        None,
-        "JWT: the accepted `alg` values. Default: `RS256,ES256`, or `HS256` with "
-        "`auth_jwt_secret`.",
-    ),
-    Field(
-        "auth_cache_seconds",
-        _parse_positive_float,
-        300.0,
-        "Seconds API keys read from AWS and a fetched JWKS are kept before being read again.",
-    ),
-    Field(
-        "auth_admin_scope",
-        _parse_auth("scope"),
-        "relaykit:admin",
-        "The scope that lets a caller list, read, stream, cancel and signal every run, not "
-        "only the runs it started.",
-    ),
-    Field(
-        "auth_admins",
-        _parse_auth("words"),
-        None,
-        "Callers granted the admin scope, as `METHOD:SUBJECT` (`api-key:ops`, "
-        "`aws:arn:aws:sts::123456789012:assumed-role/ops`; a trailing `*` matches any rest).",
-    ),
-    Field(
-        "auth_public_paths",
-        _parse_auth("paths"),
-        ("/healthz",),
-        "Paths open without credentials when authentication is on: handler paths, "
-        "`/healthz`, `/docs`, `/redoc`, `/openapi.json` (comma-separated). The runs API is "
-        "never public; a handler can also be opened in code with `public=True`.",
-    ),
-    Field(
-        "placement",
-        _parse_placement,
-        None,
-        "Deployment: where each handler runs (`lambda`, `lambda-stream`, `container`, or a list) "
-        "and with what memory, timeout, concurrency and auth, as `[placement.defaults]` and "
-        '`[placement."/path"]` tables (JSON in the environment variable). Read by `relaykit '
-        "routes`, `relaykit package` and `relaykit deploy-config`; see docs/deploy.md.",
-    ),
-    Field(
-        "measure",
-        _parse_choice(("auto", "off", "log", "store")),
-        "auto",
-        "Measurements for `relaykit advise` (wall and CPU time, model wait, peak memory, tokens, "
-        "response size per invocation and workflow step): `log` writes one JSON line per "
-        "invocation to stdout that is also a CloudWatch EMF metrics document; `store` writes "
-        "them in batches to `measurements.db` next to a SQLite store (else in `.relaykit/`); "
-        "`off`. `auto` is `store` under `relaykit dev`, `log` under `relaykit serve` and on "
-        "Lambda (when `metrics` is on), and `off` elsewhere.",
-    ),
-)
-FIELDS_BY_NAME = {f.name: f for f in FIELDS}
+def _declare() -> tuple[Field, ...]:
+    """Every setting, in the order the docs list them (``FIELDS``)."""
+    return (
+        Field(
+            "target",
+            _parse_choice(TARGETS),
+            "auto",
+            "Where the app runs: `auto` detects Lambda from `AWS_LAMBDA_RUNTIME_API` or "
+            "`AWS_LAMBDA_FUNCTION_NAME`, else `container`.",
+        ),
+        Field(
+            "store",
+            _parse_store,
+            "sqlite:///.relaykit/relaykit.db",
+            "Where durable state lives: `sqlite:///PATH` (embedded default), "
+            "`dynamodb://TABLE?bucket=NAME`, or `memory://` for tests.",
+        ),
+        Field(
+            "model",
+            _parse_model,
+            None,
+            "The model behind `ctx.llm`, as `provider[:model-id]`. Default: `local`, the offline "
+            "deterministic model, when no provider key is set.",
+        ),
+        Field(
+            "max_body_bytes",
+            _parse_positive_int,
+            6 * 1024 * 1024,
+            "Largest request body accepted, in bytes; larger bodies get a 413. Default 6 MiB, "
+            "Lambda's synchronous payload limit.",
+        ),
+        Field(
+            "serve_paths",
+            _parse_paths,
+            None,
+            "HTTP: serve only these handler paths (comma-separated); the app's other tasks, "
+            "streams and workflows answer 404 here, and the runs API is served only with a "
+            "workflow. The deploy config sets it on each Lambda function, so a function's URL or "
+            "route serves only the handlers placed on it. Event sources, continuations and sweeps "
+            "are not affected. Default: every handler.",
+        ),
+        Field(
+            "max_stream_seconds",
+            _parse_optional_seconds,
+            None,
+            "Longest a stream handler (`@app.stream`) may run, in seconds; past it the stream "
+            "ends with an `error` event of type `limit_exceeded` naming this setting, and the "
+            "handler is closed. Default: no limit (Lambda bounds streams by the function timeout).",
+        ),
+        Field(
+            "max_active_runs_per_caller",
+            _parse_optional_positive_int,
+            None,
+            "With authentication: the most unfinished runs (pending, running, suspended) one "
+            "caller may have; starting another answers 429 naming this setting. Admins are not "
+            "limited. Default: no limit.",
+        ),
+        Field(
+            "log_level",
+            _parse_choice(LOG_LEVELS, upper=True),
+            "INFO",
+            "Lowest level of the structured log: DEBUG, INFO, WARNING or ERROR.",
+        ),
+        Field(
+            "log_format",
+            _parse_choice(LOG_FORMATS),
+            "json",
+            "`json` (one object per line, the same keys on Lambda and in containers) or `text`.",
+        ),
+        Field(
+            "local_model_delay",
+            _parse_non_negative_float,
+            0.05,
+            "Seconds the local model waits between streamed words (0 streams at once).",
+        ),
+        Field(
+            "service",
+            _parse_service,
+            None,
+            "The service name in logs and metrics. Default: the app's name.",
+        ),
+        Field(
+            "api_gateway_base_path",
+            _parse_base_path,
+            "/",
+            "Lambda HTTP events: a path prefix removed before routing, for an API Gateway custom "
+            "domain mapped under a base path (for example `/prod` or `/api`). Default `/` (none).",
+        ),
+        Field(
+            "lambda_max_response_bytes",
+            _parse_positive_int,
+            6 * 1024 * 1024,
+            "Lambda buffered responses: the largest response, in bytes, measured as the JSON "
+            "document Lambda returns (base64 bodies count their encoded size). Above it the caller "
+            "gets a 413 JSON error instead of a platform failure, and a stream is stopped early. "
+            "Default 6 MiB, Lambda's limit for a synchronous response.",
+        ),
+        Field(
+            "lambda_eager_init",
+            _parse_bool,
+            False,
+            "Lambda: when true and the app runs on Lambda, `app.lambda_handler` imports the "
+            "adapters (FastAPI, Powertools), builds the ASGI app and runs the startup hooks "
+            "during the init phase, which gets a full CPU burst, instead of on the first event. "
+            "Default false: everything loads where first used.",
+        ),
+        Field(
+            "lambda_response_mode",
+            _parse_choice(("auto", "buffered", "stream")),
+            "auto",
+            "The pure-Python Lambda runtime (`python -m relaykit.lambda_runtime`): `auto` streams "
+            "the responses to Function URL events (configure the URL with InvokeMode "
+            "RESPONSE_STREAM) and buffers the rest; `stream` also streams API Gateway REST events "
+            "(integration response transfer mode STREAM); `buffered` never streams. The managed "
+            "runtime's `app.lambda_handler` always buffers.",
+        ),
+        Field(
+            "workflow_margin",
+            _parse_non_negative_float,
+            2.0,
+            "Durable workflows: seconds kept in reserve after a step's expected end before the "
+            "invocation's deadline (commit, response, clock skew). A step that does not fit with "
+            "this margin is run in the next invocation instead.",
+        ),
+        Field(
+            "workflow_inline_wait_max",
+            _parse_non_negative_float,
+            5.0,
+            "Durable workflows: waits (`ctx.sleep`, retry back-offs, `wait_for_event` polls) up to "
+            "this many seconds stay in-process when they end before the deadline; longer ones "
+            "suspend the run and hold no compute.",
+        ),
+        Field(
+            "workflow_lease_seconds",
+            _parse_positive_float,
+            60.0,
+            "Durable workflows: how long an executor that stopped renewing keeps a run before "
+            "another executor (a sweep, a retry) may take it over.",
+        ),
+        Field(
+            "workflow_max_interrupts",
+            _parse_positive_int,
+            10,
+            "Durable workflows: how many times a run's executor may die (timeout, OOM, crash) "
+            "before the run is parked as failed instead of looping.",
+        ),
+        Field(
+            "workflow_max_steps",
+            _parse_positive_int,
+            10_000,
+            "Durable workflows: the most steps one run may record (every `ctx.step`, `llm_step`, "
+            "sleep, event wait, `now` and `random` counts; fan-out children too). A run that asks "
+            "for more fails with `HistoryTooLong`: its history is replayed on every resume, so an "
+            "unbounded loop of steps would make each resume slower. Batch the work into fewer "
+            "steps, or start child runs.",
+        ),
+        Field(
+            "workflow_invocation_budget",
+            _parse_optional_seconds,
+            None,
+            "Durable workflows: the seconds a whole invocation offers (set it to the Lambda "
+            "function timeout). A step whose expected duration exceeds it fails at once with "
+            "`StepTooLong` instead of being killed every time. Default: the time left when a "
+            "resume starts.",
+        ),
+        Field(
+            "workflow_continuation",
+            _parse_choice(("auto", "inprocess", "lambda", "sqs")),
+            "auto",
+            "Durable workflows: how a split or woken run continues. `auto` is `lambda` (an "
+            "asynchronous self-invoke carrying only the run id) on Lambda and `inprocess` in a "
+            "container; `sqs` sends the run id to `workflow_queue_url`.",
+        ),
+        Field(
+            "workflow_queue_url",
+            _parse_optional_text,
+            None,
+            "Durable workflows: the SQS queue URL continuations go to when "
+            "`workflow_continuation` is `sqs`.",
+        ),
+        Field(
+            "workflow_sweep_interval",
+            _parse_positive_float,
+            30.0,
+            "Durable workflows, container target: seconds between sweeps that resume runs whose "
+            "timers are due or whose executor died (a restarted container resumes unfinished "
+            "runs at start-up). On Lambda a scheduled event does the sweep.",
+        ),
+        Field(
+            "store_encryption",
+            _parse_store_encryption,
+            "off",
+            "Durable workflows: encrypt run inputs, results, errors, step values and names, event "
+            "payloads and model text at rest (AES-256-GCM, per-process data keys): `off`; "
+            "`local:env:VAR` (a 32-byte base64 key in that variable; give it a name with `KEY` in "
+            "it so logs redact it), `local:file:PATH`, or `local:BASE64` (tests only); "
+            "`kms:KEY_ID` (a key id, `alias/NAME` or ARN; one `GenerateDataKey` per process). "
+            "Several comma-separated keys rotate: the first encrypts, all decrypt. Needs "
+            "`relaykit[encryption]`; see docs/encryption.md.",
+        ),
+        Field(
+            "store_encryption_plaintext",
+            _parse_choice(("read", "reject")),
+            "read",
+            "Durable workflows with `store_encryption`: `read` returns values stored before "
+            "encryption was turned on as they are (migration); `reject` refuses any unencrypted "
+            "value with a `StoreError`, so nobody who can write the store can plant one.",
+        ),
+        Field(
+            "metrics",
+            _parse_bool,
+            True,
+            "Lambda: emit CloudWatch metrics in Embedded Metric Format (`invocations`, `errors`, "
+            "`latency` per handler, `cold_starts`), one EMF line per invocation, the document "
+            "Powertools Metrics writes, without its import cost.",
+        ),
+        Field(
+            "metrics_namespace",
+            _parse_metric_namespace,
+            "relaykit",
+            "Lambda: the CloudWatch namespace of relaykit's metrics.",
+        ),
+        Field(
+            "tracing",
+            _parse_bool,
+            False,
+            "Lambda: trace each invocation with the Powertools Tracer (AWS X-Ray). Needs "
+            "`aws-xray-sdk` and active tracing on the function; it adds about 230 ms of import to "
+            "the cold start, so it is off unless set.",
+        ),
+        Field(
+            "worker_in_serve",
+            _parse_bool,
+            False,
+            "Container: when true, `relaykit serve` also runs the event-source worker (the same as "
+            "`relaykit serve --worker` or a separate `relaykit worker`) in each server process: it "
+            "polls the SQS queues of `@app.on_sqs` handlers and runs `@app.on_schedule` handlers, "
+            "started and stopped with the server (see docs/event-sources.md).",
+        ),
+        Field(
+            "idempotency_in_progress_seconds",
+            _parse_positive_seconds,
+            60.0,
+            "Event sources with `idempotent=True`: how long the IN_PROGRESS marker a delivery "
+            "writes before running the handler holds off a concurrent duplicate. The running "
+            "delivery renews it every half of this; on Lambda it never outlives the invocation's "
+            "deadline. A delivery that died leaves a marker that expires within this time, after "
+            "which a redelivery takes the record over.",
+        ),
+        Field(
+            "model_max_tokens",
+            _parse_positive_int,
+            4096,
+            "Models: the `max_tokens` of a call that does not pass one (Anthropic requires it).",
+        ),
+        Field(
+            "model_timeout",
+            _parse_positive_seconds,
+            120.0,
+            "Models: seconds one attempt of a model call may take. Each attempt's timeout is also "
+            "cut to the time left before the invocation's deadline (`ctx.remaining_seconds()`).",
+        ),
+        Field(
+            "model_max_retries",
+            _parse_retries,
+            2,
+            "Models: retries after a failed attempt (429, 529/overloaded, 5xx, timeouts, "
+            "connection errors), with exponential backoff and full jitter, honouring "
+            "`retry-after`; never a retry that cannot finish before the deadline. The SDKs' own "
+            "retries are off. 0-10.",
+        ),
+        Field(
+            "anthropic_api_key_secret",
+            _parse_aws_name("a Secrets Manager secret", "+=@"),
+            None,
+            "Anthropic: read the API key from this AWS Secrets Manager secret (name or ARN; the "
+            "value is the key, or JSON with an `ANTHROPIC_API_KEY` or `api_key` field) through "
+            "Powertools parameters, cached for 5 minutes. Default: unset, `ANTHROPIC_API_KEY` is "
+            "used.",
+        ),
+        Field(
+            "anthropic_api_key_parameter",
+            _parse_aws_name("an SSM parameter", ""),
+            None,
+            "Anthropic: read the API key from this SSM Parameter Store parameter (name or ARN, a "
+            "SecureString is decrypted) through Powertools parameters, cached for 5 minutes. "
+            "Default: unset.",
+        ),
+        Field(
+            "bedrock_region",
+            _parse_region,
+            None,
+            "Bedrock: the AWS region of the `bedrock-runtime` client. Default: the environment's "
+            "region (`AWS_REGION`, then the AWS config).",
+        ),
+        Field(
+            "price_table",
+            _parse_price_table,
+            None,
+            "Models: prices that override or extend relaykit's dated price table, as "
+            '`{"MODEL_ID": {"input": 3.0, "output": 15.0, "cache_read": 0.3, "cache_write": '
+            "3.75}}` in USD per million tokens (a TOML table, or JSON in the environment "
+            "variable).",
+        ),
+        Field(
+            "auth",
+            _parse_auth("methods"),
+            (),
+            "Authentication of every HTTP route: `none` (default), or one or more of `api-key`, "
+            "`jwt`, `aws` (comma-separated; the first whose credentials a request carries "
+            "decides). `aws` trusts the caller an AWS front verified (Function URL or API Gateway "
+            "`AWS_IAM`, an HTTP API JWT authorizer). `App(auth=...)` replaces it. See "
+            "docs/security.md.",
+        ),
+        Field(
+            "auth_api_keys",
+            _parse_auth("api_keys"),
+            None,
+            'API keys given directly, by name: JSON `{"NAME": "KEY"}` (a value may be '
+            '`{"key": KEY, "scopes": [...]}`) or text `NAME:KEY,NAME2:KEY2`; keys of 16 characters '
+            "or more. Prefer `auth_api_keys_secret` or `auth_api_keys_parameter` in production.",
+        ),
+        Field(
+            "auth_api_keys_secret",
+            _parse_aws_name("a Secrets Manager secret", "+=@"),
+            None,
+            "API keys read from this AWS Secrets Manager secret (name or ARN; the value as for "
+            "`auth_api_keys`) through Powertools parameters, cached for `auth_cache_seconds`.",
+        ),
+        Field(
+            "auth_api_keys_parameter",
+            _parse_aws_name("an SSM parameter", ""),
+            None,
+            "API keys read from this SSM Parameter Store parameter (a SecureString is decrypted; "
+            "the value as for `auth_api_keys`), cached for `auth_cache_seconds`.",
+        ),
+        Field(
+            "auth_api_key_header",
+            _parse_auth("header"),
+            "x-api-key",
+            "The request header that carries an API key.",
+        ),
+        Field(
+            "auth_jwt_issuer",
+            _parse_optional_text,
+            None,
+            "JWT: the required `iss`. Without `auth_jwt_jwks_url`, `auth_jwt_jwks` or "
+            "`auth_jwt_secret`, the keys come from the issuer's OpenID discovery document.",
+        ),
+        Field(
+            "auth_jwt_audience",
+            _parse_auth("words"),
+            None,
+            "JWT: the accepted `aud` values (comma-separated); a token must name one of them.",
+        ),
+        Field(
+            "auth_jwt_jwks_url",
+            _parse_auth("url"),
+            None,
+            "JWT: the JWKS URL (https; http only to a loopback host), cached for "
+            "`auth_cache_seconds` and read again when a token names an unknown `kid`.",
+        ),
+        Field(
+            "auth_jwt_jwks",
+            _parse_auth("jwks"),
+            None,
+            'JWT: a static JWKS (`{"keys": [...]}` as JSON or a TOML table) instead of a URL.',
+        ),
+        Field(
+            "auth_jwt_secret",
+            _parse_auth("secret"),
+            None,
+            "JWT: a shared secret of 32 bytes or more for HS256 tokens instead of public keys.",
+        ),
+        Field(
+            "auth_jwt_algorithms",
+            _parse_auth("words"),
+            None,
+            "JWT: the accepted `alg` values. Default: `RS256,ES256`, or `HS256` with "
+            "`auth_jwt_secret`.",
+        ),
+        Field(
+            "auth_cache_seconds",
+            _parse_positive_float,
+            300.0,
+            "Seconds API keys read from AWS and a fetched JWKS are kept before being read again.",
+        ),
+        Field(
+            "auth_admin_scope",
+            _parse_auth("scope"),
+            "relaykit:admin",
+            "The scope that lets a caller list, read, stream, cancel and signal every run, not "
+            "only the runs it started.",
+        ),
+        Field(
+            "auth_admins",
+            _parse_auth("words"),
+            None,
+            "Callers granted the admin scope, as `METHOD:SUBJECT` (`api-key:ops`, "
+            "`aws:arn:aws:sts::123456789012:assumed-role/ops`; a trailing `*` matches any rest).",
+        ),
+        Field(
+            "auth_public_paths",
+            _parse_auth("paths"),
+            ("/healthz",),
+            "Paths open without credentials when authentication is on: handler paths, "
+            "`/healthz`, `/docs`, `/redoc`, `/openapi.json` (comma-separated). The runs API is "
+            "never public; a handler can also be opened in code with `public=True`.",
+        ),
+        Field(
+            "placement",
+            _parse_placement,
+            None,
+            "Deployment: where each handler runs (`lambda`, `lambda-stream`, `container`, or a "
+            "list) and with what memory, timeout, concurrency and auth, as `[placement.defaults]` "
+            'and `[placement."/path"]` tables (JSON in the environment variable). Read by '
+            "`relaykit routes`, `relaykit package` and `relaykit deploy-config`; see "
+            "docs/deploy.md.",
+        ),
+        Field(
+            "measure",
+            _parse_choice(("auto", "off", "log", "store")),
+            "auto",
+            "Measurements for `relaykit advise` (wall and CPU time, model wait, peak memory, "
+            "tokens, response size per invocation and workflow step): `log` writes one JSON line "
+            "per invocation to stdout that is also a CloudWatch EMF metrics document; `store` "
+            "writes them in batches to `measurements.db` next to a SQLite store (else in "
+            "`.relaykit/`); `off`. `auto` is `store` under `relaykit dev`, `log` under `relaykit "
+            "serve` and on Lambda (when `metrics` is on), and `off` elsewhere.",
+        ),
+    )
+
+
+if TYPE_CHECKING:
+    FIELDS: tuple[Field, ...]
+    """Every setting: ``docs/settings.md`` is written from these."""
+    FIELDS_BY_NAME: dict[str, Field]
+
+
+def __getattr__(name: str) -> Any:
+    """``FIELDS`` and ``FIELDS_BY_NAME``, built on first use: ``load_settings`` needs them only
+    for the keys a source sets, and building the parsers of every setting costs on each cold
+    start (PEP 562)."""
+    if name == "FIELDS_BY_NAME":
+        return fields_by_name()
+    if name == "FIELDS":
+        fields = globals()["FIELDS"] = tuple(fields_by_name().values())  # later lookups: direct
+        return fields
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_DECLARED: dict[str, Field] = {}
+
+
+def fields_by_name() -> dict[str, Field]:
+    """``FIELDS_BY_NAME``: each setting by its key (built on the first call)."""
+    if not _DECLARED:
+        _DECLARED.update((spec.name, spec) for spec in _declare())
+        globals()["FIELDS_BY_NAME"] = _DECLARED  # later lookups: direct
+    return _DECLARED
 
 
 @frozen_record(frozen=True)
@@ -931,12 +998,22 @@ class Settings:
         return "lambda" if on_lambda else "container"
 
 
+_NAMES = tuple(name for name in Settings.__annotations__ if name != "sources")
+"""The key of every setting (those of ``FIELDS``), without building ``FIELDS``."""
+
+
 def _find_upwards(start: Path, filename: str) -> Path | None:
-    for folder in (start, *start.parents):
-        candidate = folder / filename
-        if candidate.is_file():
-            return candidate
-    return None
+    """``filename`` in ``start`` or the nearest of its parents (``start.parents``) that has it.
+    String paths: this runs on every cold start, for each folder up to the root."""
+    folder = os.fspath(start)
+    while True:
+        candidate = os.path.join(folder, filename)
+        if os.path.isfile(candidate):
+            return Path(candidate)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
 
 
 def _read_toml(path: Path, table: tuple[str, ...]) -> dict[str, Any]:
@@ -989,9 +1066,10 @@ def _may_have_tool_relaykit(path: Path) -> bool:
 
 
 def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    # By key: os.environ decodes each value it yields, and most are not ours.
     return {
-        key[len(ENV_PREFIX) :].lower(): value
-        for key, value in environ.items()
+        key[len(ENV_PREFIX) :].lower(): environ[key]
+        for key in environ
         if key.startswith(ENV_PREFIX)
     }
 
@@ -1004,7 +1082,7 @@ def caller_dir(depth: int) -> Path | None:
     except ValueError:
         return None
     filename = frame.f_globals.get("__file__")
-    return Path(filename).resolve().parent if filename else None
+    return Path(os.path.dirname(os.path.realpath(filename))) if filename else None
 
 
 def load_settings(
@@ -1022,13 +1100,13 @@ def load_settings(
         layers.append(("App(settings=...)", dict(overrides)))
 
     values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
+    sources: dict[str, str] = dict.fromkeys(_NAMES, "default")
     for source, layer in layers:
         for key, raw in layer.items():
-            spec = FIELDS_BY_NAME.get(key)
+            spec = fields_by_name().get(key)
             shown = f"{ENV_PREFIX}{key.upper()}" if source.startswith("environment") else key
             if spec is None:
-                known = ", ".join(FIELDS_BY_NAME)
+                known = ", ".join(fields_by_name())
                 from relaykit.errors import ConfigError
 
                 raise ConfigError(shown, f"unknown key in {source}", known)
@@ -1041,13 +1119,11 @@ def load_settings(
                 raise ConfigError(shown, f"{problem} (from {source})", accepted) from None
             sources[key] = source
 
-    for spec in FIELDS:
-        if spec.name not in values:
-            values[spec.name] = spec.default
-            sources[spec.name] = "default"
-    if values["model"] is None:
+    # Unset keys take ``Settings``' defaults (those ``FIELDS`` documents; a test keeps the two
+    # equal), but for the two derived from the environment and the app.
+    if "model" not in values:
         values["model"] = default_model(env)
-    if values["service"] is None:
+    if "service" not in values:
         values["service"] = app_name
     return Settings(**values, sources=sources)
 

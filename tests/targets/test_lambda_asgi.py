@@ -245,3 +245,37 @@ def test_sigterm_runs_the_lifespan_shutdown(tmp_path: Path) -> None:
     assert (done.returncode, done.stdout) == (0, 'invoked "pong"\nlifespan shutdown ran\n'), (
         done.stderr
     )
+
+
+LEAN_MODULES = {
+    "relaykit",
+    "relaykit.lambda_event",
+    "relaykit.logs",
+    "relaykit.settings",
+    "relaykit.targets",
+    "relaykit.targets.lambda_asgi",
+    "relaykit.targets.lambda_environment",
+    "relaykit.targets.lambda_http",
+    "relaykit.targets.lambda_http_shapes",
+    "relaykit.targets.lambda_observe",
+}
+
+
+def test_the_lean_path_stays_within_its_module_budget(event: Load) -> None:
+    """Cold start budget: importing a module costs about 0.1 ms on top of its code, so building
+    the handler and answering an HTTP event loads these relaykit modules and no other."""
+    code = f"""
+import contextlib, io, json, sys
+from fastapi import FastAPI
+from relaykit import asgi_lambda_handler
+handler = asgi_lambda_handler(FastAPI())
+with contextlib.redirect_stdout(io.StringIO()):
+    out = handler({event("http_api_v2")!r}, None)
+assert out["statusCode"] == 404, out
+print(json.dumps(sorted(name for name in sys.modules if name.startswith("relaykit"))))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    loaded = set(json.loads(done.stdout.splitlines()[-1]))
+    assert sorted(loaded - LEAN_MODULES) == []

@@ -4,7 +4,16 @@ Both Lambda handlers (``LambdaHandler`` for a relaykit app, ``AsgiLambdaHandler`
 application) own one event loop that every invocation runs on, shut down on SIGTERM or at
 interpreter exit, and close the same way: their own ``aclose`` (lifespan shutdown, shutdown
 hooks), then whatever is still pending on the loop, then the loop. ``LambdaEnvironment`` is that
-shared part. Standard library only: the lean ASGI path imports it on every cold start.
+shared part.
+
+``Lifespan`` runs an ASGI application's lifespan once per environment, on that loop. Mangum 0.22
+enters the lifespan on every invocation (Kludex/mangum#342): startup and shutdown run around each
+event, and anything built at startup is thrown away. The Lambda targets instead run the ASGI
+lifespan protocol themselves: ``startup`` once per execution environment, on the one event loop
+that serves every invocation, and ``shutdown`` when the environment goes away. The lifespan
+``state`` dict is copied into each request's scope, as uvicorn does.
+
+Standard library only, and one module: the lean ASGI path imports it on every cold start.
 """
 
 from __future__ import annotations
@@ -16,11 +25,17 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-T = TypeVar("T")
+if TYPE_CHECKING:  # only type checkers read these (each costs at import)
+    T = TypeVar("T")
+    Message = MutableMapping[str, Any]
+    Receive = Callable[[], Awaitable[Message]]
+    Send = Callable[[Message], Awaitable[None]]
+    ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
+
 logger = logging.getLogger("relaykit.lambda")
 
 
@@ -92,6 +107,66 @@ class LambdaEnvironment:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
             await loop.shutdown_asyncgens()
+
+
+class Lifespan:
+    """The lifespan of one ASGI app: ``startup`` and ``shutdown`` are awaited on the same loop."""
+
+    def __init__(self, asgi: ASGIApp) -> None:
+        self.asgi = asgi
+        self.state: dict[str, Any] = {}
+        self.supported = True
+        self._inbox: asyncio.Queue[Message] | None = None
+        self._outbox: asyncio.Queue[Message] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def startup(self) -> None:
+        """Send ``lifespan.startup`` and wait for the answer; ``StartupError`` if it failed."""
+        if self._task is not None:
+            return
+        self._inbox, self._outbox = asyncio.Queue(), asyncio.Queue()
+        self._inbox.put_nowait({"type": "lifespan.startup"})
+        scope = {
+            "type": "lifespan",
+            "asgi": {"version": "3.0", "spec_version": "2.0"},
+            "state": self.state,
+        }
+        self._task = asyncio.get_running_loop().create_task(self._main(scope))
+        answer = await self._outbox.get()
+        if answer["type"] == "lifespan.startup.failed":
+            from relaykit.errors import StartupError
+
+            raise StartupError(f"the app's startup failed: {answer.get('message') or 'no message'}")
+        if answer["type"] == "relaykit.unsupported":
+            self.supported = False
+
+    async def shutdown(self) -> None:
+        """Send ``lifespan.shutdown`` and wait for the app to finish it (once)."""
+        task, inbox, outbox = self._task, self._inbox, self._outbox
+        if task is None or inbox is None or outbox is None or task.done():
+            return
+        inbox.put_nowait({"type": "lifespan.shutdown"})
+        answer = await outbox.get()
+        await task
+        if answer["type"] == "lifespan.shutdown.failed":
+            message = answer.get("message") or "no message"
+            from relaykit.errors import StartupError
+
+            raise StartupError(f"the app's shutdown failed: {message}")
+
+    async def _main(self, scope: MutableMapping[str, Any]) -> None:
+        assert self._inbox is not None and self._outbox is not None
+        inbox, outbox = self._inbox, self._outbox
+        try:
+            await self.asgi(scope, inbox.get, outbox.put)
+        except Exception as exc:
+            # An app that raises on the lifespan scope does not support it (ASGI spec); a
+            # failure after startup began was already reported by lifespan.startup.failed.
+            outbox.put_nowait({"type": "relaykit.unsupported", "message": str(exc)})
 
 
 def ms_since(began: float) -> float:

@@ -5,8 +5,8 @@ and the response out (the dict API Gateway, ALB or the Function URL expects: ``m
 for REST and payload 1.0, ``cookies`` for payload 2.0, the same header mode an ALB used, base64
 for binary bodies), as Mangum 0.22 did before it. Around that, unlike Mangum:
 
-- no lifespan per invocation: ``Lifespan`` runs the app's ASGI lifespan once, when this bridge is
-  started, on the environment's one event loop;
+- no lifespan per invocation: ``Lifespan`` (``relaykit.targets.lambda_environment``) runs the
+  app's ASGI lifespan once, when this bridge is started, on the environment's one event loop;
 - the ASGI app runs on that same loop (the environment awaits it), never on a fresh one, so
   clients built at startup stay usable;
 - the response is collected by ``BufferedCycle`` up to ``lambda_max_response_bytes``: a stream
@@ -28,13 +28,14 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from relaykit.lambda_event import Outcome
+from relaykit.targets.lambda_environment import Lifespan
 from relaykit.targets.lambda_http_shapes import HttpShape, for_event
-from relaykit.targets.lifespan import ASGIApp, Lifespan
 
 if TYPE_CHECKING:
     from relaykit.app import App
     from relaykit.errors import PayloadTooLarge
     from relaykit.events.base import StreamOpener
+    from relaykit.targets.lambda_environment import ASGIApp
 
 logger = logging.getLogger("relaykit.lambda")
 JSON_HEADERS = [[b"content-type", b"application/json"]]

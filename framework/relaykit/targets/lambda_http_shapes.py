@@ -21,7 +21,6 @@ application on Lambda imports no adapter package.
 from __future__ import annotations
 
 import base64
-from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, MutableMapping
 from itertools import islice
 from typing import Any
@@ -53,17 +52,19 @@ def for_event(event: Mapping[str, Any], context: Any, base_path: str) -> HttpSha
     return RestEvent(event, context, base_path)
 
 
-class HttpShape(ABC):
-    """One HTTP event: the ASGI request it carries, and the response shaped for its source."""
+class HttpShape:
+    """One HTTP event: the ASGI request it carries, and the response shaped for its source.
+    Each subclass gives ``scope`` and ``__call__`` (a plain base class, not an ``abc.ABC``:
+    those cost more to create, on every cold start)."""
 
     def __init__(self, event: Mapping[str, Any], context: Any) -> None:
         self.event = event
         self.context = context
 
     @property
-    @abstractmethod
     def scope(self) -> Scope:
         """The ASGI HTTP scope of the request (raises on fields of the wrong type or shape)."""
+        raise NotImplementedError
 
     @property
     def body(self) -> bytes:
@@ -73,9 +74,9 @@ class HttpShape(ABC):
             return base64.b64decode(body)
         return body if isinstance(body, bytes) else body.encode()
 
-    @abstractmethod
     def __call__(self, response: Response) -> dict[str, Any]:
         """The Lambda result answering this event with ``response``."""
+        raise NotImplementedError
 
     def _http_scope(
         self,
