@@ -479,14 +479,20 @@ class App:
             )
 
     async def shutdown(self) -> None:
-        """Run the shutdown hooks in reverse order, once, if ``startup`` ran."""
+        """Run the shutdown hooks in reverse order, once, if ``startup`` ran; then write the
+        measurements still collected (a server's worker process may end without running
+        interpreter-exit hooks: uvicorn's reloader ends it through ``multiprocessing``)."""
         if not self._started:
             return
         self._started = False
-        for hook in reversed(self._shutdown_hooks):
-            result = hook()
-            if inspect.isawaitable(result):
-                await result
+        try:
+            for hook in reversed(self._shutdown_hooks):
+                result = hook()
+                if inspect.isawaitable(result):
+                    await result
+        finally:
+            if self._recorder is not None:
+                self._recorder.flush()
 
     def add_workflow(
         self,

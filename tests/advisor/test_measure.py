@@ -283,3 +283,21 @@ def test_the_store_gets_what_was_measured_just_before_the_process_exits(tmp_path
     assert done.returncode == 0, done.stderr[-2000:]
     (m,) = read_measurements(str(tmp_path / "measurements.db"))
     assert (m.handler, m.kind, m.model_calls) == ("/inspect", "task", 1)
+
+
+def test_app_shutdown_writes_what_the_store_collected(tmp_path: Path) -> None:
+    """The app's shutdown (the ASGI lifespan's, under ``relaykit dev``) writes the measurements
+    collected so far: a server worker that uvicorn's reloader stops ends without running
+    interpreter-exit hooks."""
+    app = build(tmp_path, "store")
+
+    async def serve_one() -> None:
+        await app.startup()
+        await app.invoke("/inspect", {"question": "why?"})
+        await app.shutdown()
+
+    asyncio.run(serve_one())
+    (m,) = read_measurements(str(tmp_path / "measurements.db"))
+    assert (m.handler, m.model_calls) == ("/inspect", 1)
+    assert app.recorder is not None
+    app.recorder.close()
