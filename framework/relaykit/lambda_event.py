@@ -16,7 +16,7 @@ taken for HTTP.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 ALB = "alb"
 ALB_MULTI_VALUE = "alb-multi-value"
@@ -29,12 +29,12 @@ REST = "rest"
 def http_shape(event: Mapping[str, Any]) -> str | None:
     """Which HTTP event shape ``event`` is, or ``None`` when it is not an HTTP event."""
     context = event.get("requestContext")
-    if context is None or not isinstance(context, Mapping):  # None: no ABC check (every event)
+    if context is None or not _mapping(context):
         return None
-    if isinstance(context.get("elb"), Mapping) and "httpMethod" in event:
+    if _mapping(context.get("elb")) and "httpMethod" in event:
         return ALB_MULTI_VALUE if "multiValueHeaders" in event else ALB
     version = event.get("version")
-    if version == "2.0" and isinstance(context.get("http"), Mapping):
+    if version == "2.0" and _mapping(context.get("http")):
         domain = str(context.get("domainName", ""))
         return FUNCTION_URL if ".lambda-url." in domain else HTTP_API_V2
     if version == "1.0" and "httpMethod" in event:
@@ -44,14 +44,20 @@ def http_shape(event: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, with parsed JSON's ``dict`` answered first: the ABC check
+    costs ~55 µs the first time it runs, and every cold start's first event would pay it."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def correlation_id(event: Mapping[str, Any]) -> str | None:
     """The id that ties an HTTP event's log lines to its caller's request: API Gateway's request
     id, else the X-Ray trace header."""
     context = event.get("requestContext")
-    if isinstance(context, Mapping) and context.get("requestId"):
+    if _mapping(context) and context.get("requestId"):
         return str(context["requestId"])
     headers = event.get("headers")
-    if isinstance(headers, Mapping):
+    if _mapping(headers):
         trace = headers.get("x-amzn-trace-id") or headers.get("X-Amzn-Trace-Id")
         return str(trace) if trace else None
     return None

@@ -57,9 +57,11 @@ class HttpShape:
     Each subclass gives ``scope`` and ``__call__`` (a plain base class, not an ``abc.ABC``:
     those cost more to create, on every cold start)."""
 
-    def __init__(self, event: Mapping[str, Any], context: Any) -> None:
+    def __init__(self, event: Mapping[str, Any], context: Any, base_path: str = "/") -> None:
         self.event = event
         self.context = context
+        self.base_path = base_path
+        """The API Gateway stage or custom-domain path that is not the app's (``/``: none)."""
 
     @property
     def scope(self) -> Scope:
@@ -109,10 +111,6 @@ class HttpShape:
 class RestEvent(HttpShape):
     """API Gateway REST API events and HTTP API payload 1.0 events."""
 
-    def __init__(self, event: Mapping[str, Any], context: Any, base_path: str) -> None:
-        super().__init__(event, context)
-        self.base_path = base_path
-
     @property
     def scope(self) -> Scope:
         event = self.event
@@ -143,10 +141,6 @@ class RestEvent(HttpShape):
 
 class HttpApiEvent(HttpShape):
     """HTTP API payload 2.0 events and Function URL events."""
-
-    def __init__(self, event: Mapping[str, Any], context: Any, base_path: str) -> None:
-        super().__init__(event, context)
-        self.base_path = base_path
 
     @property
     def scope(self) -> Scope:
