@@ -202,6 +202,7 @@ class Recorder:
         self._emf = f"[{self.directive}]"
         self._service = json.dumps(settings.service)
         self._templates: dict[tuple[Any, ...], tuple[str, str, str]] = {}
+        self._rss_text = (0.0, "0.0")
         self._origin = time.time() - time.perf_counter()
         if mode == "store":  # what is collected but not handed over yet is written at exit
             import atexit
@@ -291,18 +292,33 @@ class Recorder:
             )
         else:
             tail = idle
-        ms = f"{wall * 1000:.3f}"
+        # milliseconds to 3 decimals from whole microseconds and a table of the 1,000 decimal
+        # parts (``.3f`` but for a tie, which rounds up): on Lambda, between two invocations,
+        # float formatting's code is out of the CPU caches and costs ~3 us a line more than
+        # this (a scratch ablation of bench/measure_overhead.py's Lambda defaults)
+        decimals = _DECIMALS
+        us = int(wall * 1e6 + 0.5)
+        ms = f"{us // 1000}{decimals[us % 1000]}" if us >= 0 else f"{wall * 1000:.3f}"
+        us = int(cpu * 1e6 + 0.5)
+        cpu_ms = f"{us // 1000}{decimals[us % 1000]}" if us >= 0 else f"{cpu * 1000:.3f}"
+        rss_text = self._rss_text  # peak memory changes rarely: its text is kept
+        if rss_text[0] != rss:
+            rss_text = self._rss_text = (rss, f"{rss:.1f}")
         if latency:
             tail = f',"latency":[{ms}]{tail}'
         return (
             f'{{"_aws":{{"Timestamp":{int(at * 1000)},{head}"wall_ms":{ms},'
-            f'"cpu_ms":{cpu * 1000:.3f},"max_rss_mb":{rss:.1f},"response_bytes":{size}{tail}'
+            f'"cpu_ms":{cpu_ms},"max_rss_mb":{rss_text[1]},"response_bytes":{size}{tail}'
         )
 
     def _template(self, key: tuple[Any, ...]) -> tuple[str, str, str]:
         """The constant text of a line before ``"wall_ms"``, and after ``"response_bytes"``
         with and without the model usage keys of no model calls."""
         handler, kind, target, exact, streamed, error, directives, extra = key
+        if not _DECIMALS:  # built with the first line, not at import (~60 us)
+            digits = "0123456789"
+            pairs = [a + b for a in digits for b in digits]
+            _DECIMALS.extend([f".{pair}{c}" for pair in pairs for c in digits])  # one append
         names = ",".join(
             f'"{name}":{json.dumps(value)}'
             for name, value in (("handler", handler), ("kind", kind), ("target", target))
@@ -396,13 +412,15 @@ class InvocationProbe:
             cpu /= max(1.0, (n0 + n1) / 2)
         wait = cost = 0.0
         count = tokens_in = tokens_out = 0
-        for call in self.calls if calls is None else calls:
-            count += 1
-            wait += call.latency_s
-            cost += call.cost_usd or 0.0
-            tokens_in += call.usage.input_tokens
-            tokens_out += call.usage.output_tokens
-        if count:
+        if calls is None:
+            calls = self.calls
+        if calls:
+            for call in calls:
+                count += 1
+                wait += call.latency_s
+                cost += call.cost_usd or 0.0
+                tokens_in += call.usage.input_tokens
+                tokens_out += call.usage.output_tokens
             cost = round(cost, 8)
         t0 = self._t0
         fields = (
@@ -432,7 +450,14 @@ class Probe(InvocationProbe):
         self.streamed = streamed
         meter = ctx.usage
         self._mark = len(meter.calls) if meter is not None else 0
-        InvocationProbe.__init__(self, recorder, ctx.target)
+        # ``InvocationProbe.__init__`` inline (on the request path of every measured task), but
+        # ``calls`` stays unset: ``finish`` passes the context's (an object less for the GC)
+        self.target = ctx.target
+        self._rec = recorder
+        recorder.inflight = self._n0 = recorder.inflight + 1
+        recorder.started = self._seq = recorder.started + 1
+        self._cpu = _process_time()
+        self._t0 = _perf_counter()
 
     def finish(  # type: ignore[override]
         self, response_bytes: int, *, error: bool, wall_s: float | None = None
@@ -453,6 +478,8 @@ class Probe(InvocationProbe):
 _perf_counter = time.perf_counter
 _process_time = time.process_time
 _new_tuple = tuple.__new__
+_DECIMALS: list[str] = []
+"""``.000`` to ``.999`` by index (``Recorder.log_line``), filled with the first template."""
 
 
 def json_size(value: Any) -> int:

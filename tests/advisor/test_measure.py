@@ -268,6 +268,35 @@ def test_log_lines_carry_their_start_in_the_emf_timestamp(tmp_path: Path) -> Non
     assert (new.handler, new.wall_s, new.cpu_s, new.response_bytes) == ("/inspect", 0.01, 0.005, 12)
 
 
+@pytest.mark.parametrize(
+    "seconds",
+    [0.0, 0.0000004, 0.0000005, 0.0002, 0.000213456, 0.0099995, 0.12345, 1.0, 86.4009999, 3725.5],
+)
+def test_log_line_times_read_as_milliseconds_to_three_decimals(
+    tmp_path: Path, seconds: float
+) -> None:
+    """Wall and CPU times are written from whole microseconds (a table of decimal parts, not
+    float formatting): milliseconds with exactly three decimals, within half a microsecond of
+    the time (what ``f"{ms:.3f}"`` gives, but for a tie, which may round up); memory keeps one
+    decimal as its value changes; a negative time (a clock step) is still written as one."""
+    recorder = measured_app(tmp_path, "log").recorder
+    assert recorder is not None
+    for rss in (50.0, 61.25):
+        m = Measurement("/inspect", "task", "lambda", 1764324000.0, seconds, seconds / 2, True,
+                        0.0, 0, 0, 0, 0.0, rss, 12, False)  # fmt: skip
+        text = recorder.log_line(m, latency=True)
+        line = json.loads(text)
+        for key, ms in (("wall_ms", seconds * 1000), ("cpu_ms", seconds * 500)):
+            written = text.split(f'"{key}":', 1)[1].split(",", 1)[0]
+            assert len(written.split(".")[1]) == 3, written
+            assert abs(line[key] - ms) <= 0.0005 + 1e-9
+        assert line["latency"] == [line["wall_ms"]]
+        assert f'"max_rss_mb":{rss:.1f},' in text
+    stepped = Measurement("/inspect", "task", "lambda", 1764324000.0, 0.001, -0.0000251, True,
+                          0.0, 0, 0, 0, 0.0, 50.0, 12, False)  # fmt: skip
+    assert json.loads(recorder.log_line(stepped))["cpu_ms"] == -0.025
+
+
 def test_the_store_gets_what_was_measured_just_before_the_process_exits(tmp_path: Path) -> None:
     """One request, then the process ends before the writer thread was ever handed a batch:
     the measurement is still written (at interpreter exit), not lost."""
