@@ -72,14 +72,13 @@ def invocation_fields(**fields: Any) -> Iterator[None]:
         _INVOCATION.reset(token)
 
 
-class InvocationFilter(logging.Filter):
-    """Adds the current invocation's fields to a record that does not carry them already."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        for key, value in (_INVOCATION.get() or {}).items():
-            if record.__dict__.get(key) is None:
-                record.__dict__[key] = value
-        return True
+def add_invocation_fields(record: logging.LogRecord) -> bool:
+    """A handler filter (a function: a ``logging.Filter`` class costs a cold start ~30 µs to
+    create): adds the current invocation's fields to a record that does not carry them."""
+    for key, value in (_INVOCATION.get() or {}).items():
+        if record.__dict__.get(key) is None:
+            record.__dict__[key] = value
+    return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -137,7 +136,7 @@ def configure(*, service: str, level: str, fmt: str) -> logging.Logger:
     handler.relaykit_handler = True  # type: ignore[attr-defined]
     formatter = JsonFormatter(service) if fmt == "json" else TextFormatter()
     handler.setFormatter(RedactingFormatter(formatter))
-    handler.addFilter(InvocationFilter())
+    handler.addFilter(add_invocation_fields)
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False
