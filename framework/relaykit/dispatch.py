@@ -168,20 +168,20 @@ async def run_task(
     is then those bytes, and the measurement's response size is their length, with no second
     encoding to measure it.
     """
-    if ctx.recorder is None or MODEL_CALLS.get() is not None:
+    recorder = ctx.recorder
+    if recorder is None or MODEL_CALLS.get() is not None:
         output = await _task(spec, payload, ctx)
         return output if encode is None else encode(output)
-    probe = ctx.recorder.start(ctx, spec.kind, streamed=False)
+    started = recorder.begin(ctx)  # no probe object: this runs for every measured task
     try:
         output = await _task(spec, payload, ctx)
+        body = output if encode is None else encode(output)
     except BaseException as exc:
-        probe.finish(0, error=isinstance(exc, Exception))
+        failed = isinstance(exc, Exception)  # cancelled: measured, not an error
+        recorder.emit(recorder.measurement(started, ctx.handler, spec.kind, ctx.target, failed))
         raise
-    if encode is None:
-        probe.finish(json_size(output), error=False)
-        return output
-    body = encode(output)
-    probe.finish(len(body), error=False)
+    size = json_size(output) if encode is None else len(body)
+    recorder.emit(recorder.measurement(started, ctx.handler, spec.kind, ctx.target, False, size))
     return body
 
 

@@ -5,12 +5,17 @@ workflow step, becomes one ``Measurement``: wall time, CPU time, time waiting on
 memory, tokens, response size and whether it streamed. ``relaykit advise`` turns them into
 monthly costs per deployment option.
 
-Some invocations are measured whole instead (``InvocationProbe``): an event batch (SQS, S3,
-DynamoDB Streams, EventBridge; Lambda bills the batch), and on Lambda an HTTP request to a task
-or stream, from the event in to the response out, which is what Lambda bills and is measured at
-the cost of one probe. While one runs, ``MODEL_CALLS`` collects every model call made in serving
-it, and the tasks and streams it serves are not measured on their own. A response streamed
-through a Function URL is measured by the stream (``iter_chunks``), as in a container.
+Some invocations are measured whole instead: an event batch (SQS, S3, DynamoDB Streams,
+EventBridge; Lambda bills the batch), and on Lambda an HTTP request to a task or stream, from the
+event in to the response out, which is what Lambda bills and is measured once. While one runs,
+``MODEL_CALLS`` collects every model call made in serving it, and the tasks and streams it serves
+are not measured on their own. A response streamed through a Function URL is measured by the
+stream (``iter_chunks``), as in a container.
+
+A measurement is ``Recorder.begin`` before the work and ``Recorder.measurement`` after it: a tuple
+in between, no object, because the dispatch seam and the Lambda handler run them on every
+invocation. ``Probe`` (streams, workflow steps) and ``InvocationProbe`` (the SQS worker's
+batches) wrap the two.
 
 Where it goes is the ``measure`` setting: ``log`` writes one JSON line per measurement to stdout,
 which is also a CloudWatch Embedded Metric Format document (so on Lambda it is both a log line
@@ -48,6 +53,10 @@ if TYPE_CHECKING:
     from relaykit.measure_log import LineWriter
     from relaykit.settings import Settings
 
+    Started = tuple[int, int, Any, int, float, float]
+    """What ``Recorder.begin`` returns: the work in flight and the started count then, the
+    context's usage meter and its call count, the CPU and the wall clock."""
+
 RUNNER_ENV = "_RELAYKIT_RUNNER"
 """Set by ``relaykit dev`` (``dev``) and ``relaykit serve`` (``serve``) for ``measure = auto``."""
 LOG_KEY = "relaykit_measurement"
@@ -69,7 +78,7 @@ METRICS = (
 
 
 MODEL_CALLS: ContextVar[list[Any] | None] = ContextVar("relaykit_model_calls", default=None)
-"""While an invocation is measured as a whole (``InvocationProbe``): the list that every model
+"""While an invocation is measured as a whole (see the module docstring): the list that every model
 call made in serving it is added to (``relaykit.llm.bound.BoundModel.record``), whichever
 ``Context`` made it. ``relaykit.dispatch`` then leaves the tasks and streams it serves to that
 measurement instead of measuring each on its own."""
@@ -121,22 +130,15 @@ class Measurement(NamedTuple):
         return cls(**{key: value for key, value in data.items() if key in known})
 
 
-def _rss_reader() -> Callable[[float], float]:
-    """``read(now)``: the process's peak RSS in MB, re-read at most every 0.2 s of ``now``
-    (``perf_counter`` seconds)."""
+def _rss_reader() -> Callable[[], float]:
+    """``read()``: the process's peak RSS in MB (``0.0`` where it cannot be read)."""
     try:
         import resource
     except ImportError:  # not on Unix: no peak memory
-        return lambda now: 0.0
+        return lambda: 0.0
     scale = 1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0  # bytes vs KiB
-    cache = [-1.0, 0.0]
-
-    def read(now: float) -> float:
-        if now - cache[0] >= 0.2:
-            cache[0], cache[1] = now, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
-        return cache[1]
-
-    return read
+    getrusage, self = resource.getrusage, resource.RUSAGE_SELF
+    return lambda: getrusage(self).ru_maxrss / scale
 
 
 def resolve_mode(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
@@ -172,6 +174,7 @@ class Recorder:
 
     BATCH = 256
     HANDOFF_S = 1.0
+    RSS_S = 0.2
 
     def __init__(
         self,
@@ -189,7 +192,8 @@ class Recorder:
         self._lines: LineWriter | None = None
         self._pending: list[Measurement] = []
         self._handed = time.monotonic()
-        self._rss = _rss_reader()
+        self._read_rss = _rss_reader()
+        self._rss_at, self._rss_mb = -1.0, 0.0  # re-read at most every RSS_S
         self.inflight = 0
         self.started = 0
         emf = {
@@ -212,6 +216,71 @@ class Recorder:
     def start(self, ctx: Context, kind: str, *, streamed: bool, step: str | None = None) -> Probe:
         """A measurement of one handler invocation or workflow step, started now."""
         return Probe(self, ctx, kind, streamed, step)
+
+    def begin(self, ctx: Context | None = None) -> Started:
+        """Start measuring now: what ``measurement`` needs at the end (the clocks, the work in
+        flight, and the count of ``ctx``'s model calls so far).
+
+        ``begin`` and ``measurement`` are the probe without an object: the dispatch seam calls
+        them around every measured task, where each call and object costs (``Probe`` wraps
+        them for streams and workflow steps)."""
+        meter = None if ctx is None else ctx.usage
+        self.inflight = n0 = self.inflight + 1
+        self.started = seq = self.started + 1
+        mark = len(meter.calls) if meter is not None else 0
+        return (n0, seq, meter, mark, _process_time(), _perf_counter())
+
+    def measurement(
+        self,
+        started: Started,
+        handler: str,
+        kind: str,
+        target: str,
+        error: bool,
+        response_bytes: int = 0,
+        streamed: bool = False,
+        wall_s: float | None = None,
+        step: str | None = None,
+        run_id: str | None = None,
+        calls: Sequence[Any] | None = None,
+    ) -> Measurement:
+        """The measurement begun with ``started``, now (``wall_s`` overrides its clock): CPU
+        time shared out when work overlapped (see the module docstring), and the model
+        ``calls`` summed (by default those of the context's meter since ``begin``)."""
+        now = _perf_counter()
+        cpu = _process_time()
+        n0, seq, meter, mark, cpu0, t0 = started
+        cpu -= cpu0
+        n1 = self.inflight
+        self.inflight = n1 - 1
+        exact = n0 == 1 and self.started == seq
+        if not exact:
+            cpu /= max(1.0, (n0 + n1) / 2)
+        if calls is None and meter is not None and len(meter.calls) > mark:
+            calls = meter.calls[mark:]
+        wait = cost = 0.0
+        count = tokens_in = tokens_out = 0
+        if calls:
+            for call in calls:
+                count += 1
+                wait += call.latency_s
+                cost += call.cost_usd or 0.0
+                tokens_in += call.usage.input_tokens
+                tokens_out += call.usage.output_tokens
+            cost = round(cost, 8)
+        if now - self._rss_at >= self.RSS_S:
+            self._rss_at, self._rss_mb = now, self._read_rss()
+        fields = (
+            handler, kind, target, self._origin + t0, now - t0 if wall_s is None else wall_s,
+            cpu, exact, wait, count, tokens_in, tokens_out, cost, self._rss_mb, response_bytes,
+            streamed, error, step, run_id,
+        )  # fmt: skip
+        return _new_tuple(Measurement, fields)
+
+    def cancel(self, started: Started) -> None:
+        """Drop the measurement begun with ``started`` (the work was cancelled or suspended,
+        or is not measured)."""
+        self.inflight -= 1
 
     def emit(self, measurement: Measurement) -> None:
         if self.mode == "store":
@@ -370,21 +439,18 @@ class InvocationProbe:
     (``relaykit.targets.lambda_observe``).
     """
 
-    __slots__ = ("_cpu", "_n0", "_rec", "_seq", "_t0", "calls", "target")
+    __slots__ = ("_rec", "_started", "calls", "target")
 
     def __init__(self, recorder: Recorder, target: str) -> None:
         self.calls: list[Any] = []
         """The invocation's model calls (``relaykit.llm.usage.CallRecord`` items)."""
         self.target = target
         self._rec = recorder
-        recorder.inflight = self._n0 = recorder.inflight + 1
-        recorder.started = self._seq = recorder.started + 1
-        self._cpu = _process_time()
-        self._t0 = _perf_counter()
+        self._started = recorder.begin()
 
     def discard(self) -> None:
         """Drop the measurement (the work was cancelled or suspended, or is not measured)."""
-        self._rec.inflight -= 1
+        self._rec.cancel(self._started)
 
     def measurement(
         self,
@@ -394,83 +460,47 @@ class InvocationProbe:
         response_bytes: int = 0,
         streamed: bool = False,
         wall_s: float | None = None,
-        step: str | None = None,
-        run_id: str | None = None,
-        calls: Sequence[Any] | None = None,
     ) -> Measurement:
-        """The measurement, now (``wall_s`` overrides the probe's own clock): CPU time shared
-        out when work overlapped (see the module docstring), and the model ``calls`` (by
-        default this invocation's) summed."""
-        now = _perf_counter()
-        cpu = _process_time() - self._cpu
-        rec = self._rec
-        n1 = rec.inflight
-        rec.inflight = n1 - 1
-        n0 = self._n0
-        exact = n0 == 1 and rec.started == self._seq
-        if not exact:
-            cpu /= max(1.0, (n0 + n1) / 2)
-        wait = cost = 0.0
-        count = tokens_in = tokens_out = 0
-        if calls is None:
-            calls = self.calls
-        if calls:
-            for call in calls:
-                count += 1
-                wait += call.latency_s
-                cost += call.cost_usd or 0.0
-                tokens_in += call.usage.input_tokens
-                tokens_out += call.usage.output_tokens
-            cost = round(cost, 8)
-        t0 = self._t0
-        fields = (
-            handler, kind, self.target, rec._origin + t0, now - t0 if wall_s is None else wall_s,
-            cpu, exact, wait, count, tokens_in, tokens_out, cost, rec._rss(now), response_bytes,
-            streamed, error, step, run_id,
+        """The measurement, now (``wall_s`` overrides the probe's own clock), with this
+        invocation's model calls."""
+        return self._rec.measurement(
+            self._started, handler, kind, self.target, error, response_bytes, streamed, wall_s,
+            None, None, self.calls,
         )  # fmt: skip
-        return _new_tuple(Measurement, fields)
 
     def finish(self, handler: str, *, error: bool) -> None:
         """Record the measurement of an event invocation (kind ``event``)."""
         self._rec.emit(self.measurement(handler, "event", error))
 
 
-class Probe(InvocationProbe):
-    """One handler invocation or workflow step being measured, read from its ``Context``
+class Probe:
+    """One stream or workflow step being measured, read from its ``Context``
     (``Recorder.start``): started before the work, finished after it."""
 
-    __slots__ = ("_ctx", "_kind", "_mark", "_step", "streamed")
+    __slots__ = ("_ctx", "_kind", "_rec", "_started", "_step", "streamed")
 
     def __init__(
         self, recorder: Recorder, ctx: Context, kind: str, streamed: bool, step: str | None
     ) -> None:
+        self._rec = recorder
         self._ctx = ctx
         self._kind = kind
         self._step = step
         self.streamed = streamed
-        meter = ctx.usage
-        self._mark = len(meter.calls) if meter is not None else 0
-        # ``InvocationProbe.__init__`` inline (on the request path of every measured task), but
-        # ``calls`` stays unset: ``finish`` passes the context's (an object less for the GC)
-        self.target = ctx.target
-        self._rec = recorder
-        recorder.inflight = self._n0 = recorder.inflight + 1
-        recorder.started = self._seq = recorder.started + 1
-        self._cpu = _process_time()
-        self._t0 = _perf_counter()
+        self._started = recorder.begin(ctx)
 
-    def finish(  # type: ignore[override]
-        self, response_bytes: int, *, error: bool, wall_s: float | None = None
-    ) -> None:
+    def discard(self) -> None:
+        """Drop the measurement (the work was cancelled or suspended)."""
+        self._rec.cancel(self._started)
+
+    def finish(self, response_bytes: int, *, error: bool, wall_s: float | None = None) -> None:
         """Record the measurement (``wall_s`` overrides the probe's own clock)."""
-        ctx, step = self._ctx, self._step
+        ctx, step, rec = self._ctx, self._step, self._rec
         run_id = getattr(ctx, "run_id", None) if step is not None else None
-        meter, mark = ctx.usage, self._mark
-        calls = meter.calls[mark:] if meter is not None and len(meter.calls) > mark else ()
-        self._rec.emit(
-            self.measurement(
-                ctx.handler, self._kind, error, response_bytes, self.streamed, wall_s, step,
-                run_id, calls,
+        rec.emit(
+            rec.measurement(
+                self._started, ctx.handler, self._kind, ctx.target, error, response_bytes,
+                self.streamed, wall_s, step, run_id,
             )
         )  # fmt: skip
 

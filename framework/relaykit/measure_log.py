@@ -33,14 +33,14 @@ class LineWriter:
         self._line = line
         self._write = write
         self._queue: deque[Measurement] = deque()
+        self.put: Callable[[Measurement], None] = self._queue.append
+        """Queue a measurement (the deque's ``append``: atomic, and no Python call on the
+        request path); the thread picks it up."""
         self._lock = threading.Lock()  # one drain at a time keeps lines in order
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="relaykit-measure-log", daemon=True)
         self._thread.start()
         atexit.register(self.close)
-
-    def put(self, measurement: Measurement) -> None:
-        self._queue.append(measurement)  # atomic; the thread picks it up
 
     def flush(self) -> None:
         """Write everything queued so far, now, in the calling thread."""

@@ -213,6 +213,33 @@ def test_a_failing_handler_is_measured_as_an_error(tmp_path: Path) -> None:
     app.recorder.close()
 
 
+def test_a_response_that_fails_to_encode_is_measured_as_an_error(tmp_path: Path) -> None:
+    """The target's encoder runs inside the measurement: when it raises, the task is measured
+    as an error and no longer counted in flight, so later measurements stay ``cpu_exact``."""
+    from relaykit.dispatch import run_task
+
+    app = build(tmp_path, "store")
+    recorder = app.recorder
+    assert recorder is not None
+    spec = app.handler("/inspect")
+
+    def unencodable(data: Any) -> bytes:
+        raise TypeError("cannot encode")
+
+    async def both() -> None:
+        with pytest.raises(TypeError):
+            await run_task(spec, {"question": "a?"}, app.new_context(spec), unencodable)
+        await run_task(spec, {"question": "b?"}, app.new_context(spec), lambda d: b"{}")
+
+    asyncio.run(both())
+    assert recorder.inflight == 0
+    recorder.flush()
+    failed, served = read_measurements(str(tmp_path / "measurements.db"), "/inspect")
+    assert (failed.error, failed.response_bytes, failed.model_calls) == (True, 0, 1)
+    assert (served.error, served.response_bytes, served.cpu_exact) == (False, 2, True)
+    recorder.close()
+
+
 def test_auto_mode_follows_the_runner_and_the_target(tmp_path: Path) -> None:
     """``auto``: store under relaykit dev, log under relaykit serve and on Lambda, else off."""
     settings = build(tmp_path, "auto").settings

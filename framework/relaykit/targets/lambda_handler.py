@@ -7,7 +7,7 @@ and their shutdown (on SIGTERM or at interpreter exit). Per invocation it reads 
 puts the request id, function ARN, X-Ray trace id, correlation id and ``cold_start`` on every log
 line, lets the first kind that recognises the event serve it, and flushes the invocation's metrics.
 When the app records measurements, an HTTP request to a task or stream and an event batch are
-measured as the whole invocation (``relaykit.measure.InvocationProbe``), unless the response is
+measured as the whole invocation (``Recorder.begin`` and ``measurement``), unless the response is
 streamed, and the measurement is written with the metrics.
 An event that the kind can serve without the loop (``events.base.InlineKind``: an SQS or DynamoDB
 Streams batch whose every record goes to a plain ``def`` handler) is served in the calling thread,
@@ -30,16 +30,16 @@ from relaykit import events, logs
 from relaykit.errors import UnknownEventError
 from relaykit.events.base import SERVING, EventKind, Outcome, StreamOpener
 from relaykit.invocation import from_lambda
-from relaykit.measure import MODEL_CALLS, InvocationProbe
+from relaykit.measure import MODEL_CALLS
 from relaykit.targets.lambda_environment import LambdaEnvironment, ms_since
 from relaykit.targets.lambda_observe import Observer
 
 if TYPE_CHECKING:
     from relaykit.app import App
-    from relaykit.measure import Measurement
+    from relaykit.measure import Measurement, Recorder, Started
 
 MEASURED_KINDS = frozenset({"http", "sqs", "s3", "dynamodb", "eventbridge", "schedule"})
-"""Event kinds measured once per invocation (``relaykit.measure.InvocationProbe``), unless the
+"""Event kinds measured once per invocation (``relaykit.measure``), unless the
 response is streamed."""
 _HTTP_MEASURED = ("task", "stream")
 _UNTRACED = nullcontext()  # reusable: no X-Ray subsegment when tracing is off
@@ -56,7 +56,7 @@ class LambdaHandler(LambdaEnvironment):
         self._app = app
         self._kinds: list[EventKind] | None = None
         self._observer: Observer | None = None
-        self._start_probe: Callable[[], InvocationProbe] | None = None
+        self._recorder: Recorder | None = None  # set when invocations are measured
         self._http_kinds: dict[str, str] = {}
         """The kind (``task``, ``stream``) of each handler measured when it answers over HTTP."""
         self._started = False
@@ -80,9 +80,7 @@ class LambdaHandler(LambdaEnvironment):
             logs.configure(
                 service=settings.service, level=settings.log_level, fmt=settings.log_format
             )
-            recorder = self._app.recorder
-            if recorder is not None:
-                self._start_probe = partial(InvocationProbe, recorder, "lambda")
+            recorder = self._recorder = self._app.recorder
             self._observer = Observer(settings, recorder)
             self._http_kinds = {
                 spec.path: spec.kind for spec in self._app.handlers if spec.kind in _HTTP_MEASURED
@@ -198,13 +196,15 @@ class LambdaHandler(LambdaEnvironment):
         fields = invocation.log_fields()
         fields["correlation_id"] = kind.correlation_id(event)
         streaming = open_stream is not None and _wants_stream(kind, event)
-        probe = None
-        start_probe = self._start_probe
-        if start_probe is not None and not streaming and kind.name in MEASURED_KINDS:
-            # the whole invocation is measured (``relaykit.measure.InvocationProbe``): an event
-            # batch, or an HTTP request; steps and streamed responses are measured where they run
-            probe = start_probe()
-        calls = MODEL_CALLS.set(probe.calls) if probe is not None else None
+        started: Started | None = None
+        calls: list[Any] | None = None
+        measuring = None
+        recorder = self._recorder
+        if recorder is not None and not streaming and kind.name in MEASURED_KINDS:
+            # the whole invocation is measured (see ``relaykit.measure``): an event batch, or an
+            # HTTP request; steps and streamed responses are measured where they run
+            started, calls = recorder.begin(), []
+            measuring = MODEL_CALLS.set(calls)
         logged = logs.set_invocation(fields)
         outcome = self._UNSERVED
         try:
@@ -218,43 +218,50 @@ class LambdaHandler(LambdaEnvironment):
                         outcome = await kind.handle(event, context)
             finally:
                 SERVING.reset(serving)
-                if calls is not None:
-                    MODEL_CALLS.reset(calls)
+                if measuring is not None:
+                    MODEL_CALLS.reset(measuring)
         except BaseException:
             elapsed = ms_since(began)
-            measured = self._measurement(probe, kind.name, outcome, elapsed)
+            measured = self._measurement(started, calls, kind.name, outcome, elapsed)
             observer.record(outcome, elapsed, cold, measured)
             raise
         finally:
             logs.reset_invocation(logged)
         elapsed = ms_since(began)
-        measured = self._measurement(probe, kind.name, outcome, elapsed)
+        measured = self._measurement(started, calls, kind.name, outcome, elapsed)
         return outcome.response, partial(observer.record, outcome, elapsed, cold, measured)
 
     def _measurement(
-        self, probe: InvocationProbe | None, kind_name: str, outcome: Outcome, elapsed_ms: float
+        self,
+        started: Started | None,
+        calls: list[Any] | None,
+        kind_name: str,
+        outcome: Outcome,
+        elapsed_ms: float,
     ) -> Measurement | None:
-        """``probe``'s measurement of the invocation that ended with ``outcome``: an event
-        batch, or an HTTP request to a task or stream (others, such as the runs API or a 404,
-        are not measured). Its wall time is the invocation's latency."""
-        if probe is None:
+        """The measurement begun with ``started`` of the invocation that ended with
+        ``outcome``, with the model ``calls`` made in serving it: an event batch, or an HTTP
+        request to a task or stream (others, such as the runs API or a 404, are not measured).
+        Its wall time is the invocation's latency."""
+        recorder = self._recorder
+        if started is None or recorder is None:
             return None
         response, handler, error = outcome
         if kind_name != "http":
-            return probe.measurement(handler, "event", error, 0, False, elapsed_ms / 1000.0)
+            return recorder.measurement(
+                started, handler, "event", "lambda", error, 0, False, elapsed_ms / 1000.0,
+                None, None, calls,
+            )  # fmt: skip
         kind = self._http_kinds.get(handler)
         if kind is None or type(response) is not dict:  # not a handler, or serving raised
-            probe.discard()
+            recorder.cancel(started)
             return None
         body = response.get("body")
-        return probe.measurement(
-            handler,
-            kind,
-            error or response.get("statusCode", 500) >= 400,
-            len(body) if type(body) is str else 0,
-            kind == "stream",
-            elapsed_ms / 1000.0,
-        )
+        return recorder.measurement(
+            started, handler, kind, "lambda", error or response.get("statusCode", 500) >= 400,
+            len(body) if type(body) is str else 0, kind == "stream", elapsed_ms / 1000.0, None,
+            None, calls,
+        )  # fmt: skip
 
 
 def _recognise(kinds: list[EventKind], event: Any) -> EventKind | UnknownEventError:

@@ -15,7 +15,7 @@ written by hand. Powertools Metrics cost ~36 ms of import on the first event and
 invocation; this line costs a few microseconds and nothing at import.
 
 With the ``measure`` setting at ``log`` (on Lambda, ``auto``), an invocation measured whole
-(``relaykit.measure.InvocationProbe``: an HTTP request to a task, an event batch) writes its
+(``relaykit.measure``: an HTTP request to a task, an event batch) writes its
 measurement on the same line: one document with two metric directives, the measurement's
 ``wall_ms`` being the invocation's ``latency``.
 
@@ -103,7 +103,7 @@ class Observer:
         measured: Measurement | None = None,
     ) -> None:
         """Write this invocation's metrics as one EMF line on stdout, and its measurement
-        (``relaykit.measure.InvocationProbe``), if it has one.
+        (an invocation measured whole: see ``relaykit.measure``), if it has one.
 
         In ``log`` mode with metrics on (Lambda's defaults) they are one line: the measurement's
         line with this line's metrics and keys added (one write, one document). Otherwise the
