@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "framework"))
 from relaykit import App
 from relaykit.measure import Recorder
 
-ROUNDS, BATCH = 15, 400
+ROUNDS, BATCH = 31, 400
 EVENT = Path(__file__).resolve().parent.parent / "tests" / "events" / "http_api_v2.json"
 
 
