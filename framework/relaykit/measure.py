@@ -137,8 +137,8 @@ def _rss_reader() -> Callable[[], float]:
     except ImportError:  # not on Unix: no peak memory
         return lambda: 0.0
     scale = 1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0  # bytes vs KiB
-    getrusage, self = resource.getrusage, resource.RUSAGE_SELF
-    return lambda: getrusage(self).ru_maxrss / scale
+    getrusage, process = resource.getrusage, resource.RUSAGE_SELF
+    return lambda: getrusage(process).ru_maxrss / scale
 
 
 def resolve_mode(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
